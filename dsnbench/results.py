@@ -1,0 +1,227 @@
+"""Run folders: results schema version 1 (design section 7), durable writing, reading.
+
+A run folder holds ``summary.json``, ``utterances.parquet`` and ``segments.parquet``. While a
+run is in progress, rows go to ``parts/`` in small chunks, each written to a temporary name,
+flushed and renamed (an atomic step): a killed run leaves only whole chunks, and starting it
+again skips the utterances whose chunk landed. :func:`finalize` merges the chunks into the two
+tables, sorted, so an interrupted-and-resumed run ends with the same tables as one that was not.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+SCHEMA_VERSION = 1
+
+#: the key of one row's entry; operating_point is NaN for models without one
+ENTRY_KEYS = ["model", "dataset", "operating_point"]
+
+UTTERANCE_COLUMNS = [
+    "model", "dataset", "operating_point", "utt_id", "duration_s",
+    "si_snr", "si_snr_input", "si_snri", "sdr", "sdr_input", "sdri",
+    "pesq", "pesq_input", "pesqi", "stoi", "stoi_input", "stoii", "estoi", "estoi_input", "estoii",
+    "macs", "gmacs_per_s", "mean_width", "permutation", "error",
+]
+SEGMENT_COLUMNS = [
+    "model", "dataset", "operating_point", "utt_id", "segment", "start_s", "end_s", "width",
+    "macs", "category", "noise_active", "seg_si_snr",
+]
+
+
+class ResultsError(ValueError):
+    """A run folder that cannot be read or written; one line naming the file."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
+    import io
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def atomic_write_json(obj: Any, path: Path) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n").encode())
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+class PartStore:
+    """The ``parts/`` folder of a run in progress: chunks of utterance and segment rows.
+
+    A chunk is committed by renaming its utterance file into place last; a segment file whose
+    utterance file is missing is an unfinished chunk and is removed on open.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.dir = Path(run_dir) / "parts"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for seg in self.dir.glob("seg-*.parquet"):
+            if not (self.dir / seg.name.replace("seg-", "utt-", 1)).exists():
+                seg.unlink()
+        for tmp in self.dir.glob(".*.tmp"):
+            tmp.unlink()
+        self._next = 1 + max([int(p.stem.split("-")[1]) for p in self.dir.glob("utt-*.parquet")], default=-1)
+
+    def utterance_files(self) -> list[Path]:
+        return sorted(self.dir.glob("utt-*.parquet"))
+
+    def done_keys(self) -> set[tuple]:
+        """(model, dataset, operating_point, utt_id) of every committed utterance row."""
+        keys = set()
+        for p in self.utterance_files():
+            df = read_parquet(p, columns=ENTRY_KEYS + ["utt_id"])
+            for row in df.itertuples(index=False):
+                keys.add((row.model, row.dataset, _op_key(row.operating_point), row.utt_id))
+        return keys
+
+    def commit(self, utt_rows: list[dict], seg_rows: list[dict]) -> None:
+        if not utt_rows:
+            return
+        idx = self._next
+        self._next += 1
+        atomic_write_parquet(frame(seg_rows, SEGMENT_COLUMNS), self.dir / f"seg-{idx:06d}.parquet")
+        atomic_write_parquet(frame(utt_rows, UTTERANCE_COLUMNS), self.dir / f"utt-{idx:06d}.parquet")
+
+    def read(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        utt = [read_parquet(p) for p in self.utterance_files()]
+        seg = [read_parquet(p.with_name(p.name.replace("utt-", "seg-", 1))) for p in self.utterance_files()]
+        u = pd.concat(utt, ignore_index=True) if utt else frame([], UTTERANCE_COLUMNS)
+        s = pd.concat([x for x in seg if len(x)], ignore_index=True) if any(len(x) for x in seg) else frame([], SEGMENT_COLUMNS)
+        return u, s
+
+
+def _op_key(v: Any) -> Any:
+    try:
+        import math
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+    except TypeError:
+        return v
+
+
+def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+    """Rows as a DataFrame with ``columns`` first (missing ones filled with NaN), extra after."""
+    df = pd.DataFrame(rows)
+    for c in columns:
+        if c not in df.columns:
+            df[c] = pd.Series(dtype="float64") if len(df) == 0 else float("nan")
+    extra = [c for c in df.columns if c not in columns]
+    df = df[columns + extra]
+    if "operating_point" in df.columns:
+        df["operating_point"] = pd.to_numeric(df["operating_point"], errors="coerce").astype("float64")
+    return df
+
+
+def sort_utterances(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values(ENTRY_KEYS + ["utt_id"], na_position="first", kind="mergesort").reset_index(drop=True)
+
+
+def sort_segments(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values(ENTRY_KEYS + ["utt_id", "segment"], na_position="first", kind="mergesort").reset_index(drop=True)
+
+
+def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except Exception as exc:
+        raise ResultsError(f"{path}: cannot read table ({type(exc).__name__}: {exc})") from None
+
+
+@dataclass
+class RunTables:
+    """A finished run folder, read back."""
+
+    path: Path
+    summary: dict
+    utterances: pd.DataFrame
+    segments: pd.DataFrame
+
+    def entries(self) -> list[dict]:
+        return list(self.summary.get("entries", []))
+
+
+def upgrade_summary(summary: dict, path: Path) -> dict:
+    """Bring an older summary to the current schema (version 1 is the first: nothing to do)."""
+    v = summary.get("schema_version")
+    if v == SCHEMA_VERSION:
+        return summary
+    raise ResultsError(f"{path}: schema_version {v!r} is not one this dsnbench reads (it reads {SCHEMA_VERSION})")
+
+
+def read_summary(path: str | Path) -> dict:
+    """Read ``summary.json`` from a run folder or the file itself."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "summary.json"
+    if not p.is_file():
+        raise ResultsError(f"{p}: no summary.json (is this a finished run folder?)")
+    try:
+        summary = json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{p}: not valid JSON ({exc})") from None
+    return upgrade_summary(summary, p)
+
+
+def read_run(path: str | Path) -> RunTables:
+    """Read a finished run folder (summary.json, utterances.parquet, segments.parquet)."""
+    p = Path(path)
+    if not p.is_dir():
+        raise ResultsError(f"{p}: not a run folder")
+    summary = read_summary(p)
+    utt = read_parquet(p / "utterances.parquet") if (p / "utterances.parquet").exists() else None
+    seg = read_parquet(p / "segments.parquet") if (p / "segments.parquet").exists() else None
+    if utt is None or seg is None:
+        missing = "utterances.parquet" if utt is None else "segments.parquet"
+        raise ResultsError(f"{p / missing}: missing from the run folder")
+    return RunTables(p, summary, utt, seg)
+
+
+def write_tables(run_dir: Path, utterances: pd.DataFrame, segments: pd.DataFrame, summary: dict) -> None:
+    """Write the final tables and summary (each atomically; summary last, as the marker)."""
+    run_dir = Path(run_dir)
+    atomic_write_parquet(sort_utterances(utterances), run_dir / "utterances.parquet")
+    atomic_write_parquet(sort_segments(segments), run_dir / "segments.parquet")
+    atomic_write_json(summary, run_dir / "summary.json")
+
+
+def iter_entry_frames(df: pd.DataFrame) -> Iterable[tuple[tuple, pd.DataFrame]]:
+    """Group a table by (model, dataset, operating_point), NaN operating points included."""
+    key = df["operating_point"].fillna(-1e300)
+    for (m, d, _), g in df.groupby([df["model"], df["dataset"], key], sort=True):
+        op = g["operating_point"].iloc[0]
+        yield (m, d, None if pd.isna(op) else float(op)), g
