@@ -60,3 +60,44 @@ def best_permutation(score: np.ndarray) -> tuple[int, ...]:
             best, best_val = perm, val
     assert best is not None
     return tuple(int(p) for p in best)
+
+
+#: a reference whose power on a segment is this far below its power over the whole
+#: utterance counts as silent there (its SI-SNR would be dominated by noise floor)
+SILENT_SEGMENT_DB = -40.0
+
+
+def segmental_si_snr(references: np.ndarray, estimates: np.ndarray, length: int, hop: int,
+                     n_segments: int) -> tuple[list[float], list[str | None]]:
+    """SI-SNR per segment ``[s*hop, s*hop+length)``, averaged over sources.
+
+    ``estimates`` must already be aligned to ``references`` (after PIT). A segment where any
+    reference is silent (power more than 40 dB below that reference's mean power over the
+    utterance) or is shorter than 2 samples gets NaN with the reason.
+
+    Shape: ``references [n_src, T]``, ``estimates [n_src, T]`` -> ``n_segments`` values.
+    """
+    refs = np.asarray(references, dtype=np.float64)
+    ests = np.asarray(estimates, dtype=np.float64)
+    total = refs.shape[1]
+    mean_power = np.mean(refs ** 2, axis=1)
+    values: list[float] = []
+    reasons: list[str | None] = []
+    for s in range(n_segments):
+        a, b = s * hop, min(s * hop + length, total)
+        if b - a < 2:
+            values.append(float("nan"))
+            reasons.append("segment shorter than 2 samples")
+            continue
+        seg_power = np.mean(refs[:, a:b] ** 2, axis=1)
+        if np.any(seg_power <= mean_power * 10 ** (SILENT_SEGMENT_DB / 10)):
+            values.append(float("nan"))
+            reasons.append("silent reference in segment")
+            continue
+        try:
+            values.append(float(np.mean([si_snr(refs[i, a:b], ests[i, a:b]) for i in range(refs.shape[0])])))
+            reasons.append(None)
+        except ValueError as exc:
+            values.append(float("nan"))
+            reasons.append(str(exc))
+    return values, reasons
