@@ -34,7 +34,7 @@ def split_dir(root: Path, sample_rate: int, mode: str, split: str) -> Path:
     _check_choice("sample rate", sample_rate, (8000, 16000))
     _check_choice("mode", mode, ("min", "max"))
     _check_choice("split", split, ("tr", "cv", "tt"))
-    root = Path(root)
+    root = Path(root).expanduser().absolute()
     if not root.is_dir():
         raise DatasetError(f"{root}: dataset root does not exist or is not a folder")
     d = root / f"wav{sample_rate // 1000}k" / mode / split

@@ -1,0 +1,40 @@
+"""``dsnbench ls models|datasets|metrics``: what is registered."""
+from __future__ import annotations
+
+import argparse
+
+EPILOG = """examples:
+  dsnbench ls models
+  dsnbench ls datasets
+  dsnbench ls metrics
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ls", help="list registered models, datasets or metrics",
+                       description="List what is registered, with a line of help each.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=("models", "datasets", "metrics"))
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.what == "models":
+        from ..models import MODELS as reg
+    elif args.what == "datasets":
+        from ..data import DATASETS as reg
+    else:
+        from ..metrics import METRICS as reg
+    entries = list(reg)
+    width = max((len(e.name) for e in entries), default=0)
+    for e in entries:
+        extra = ""
+        if args.what == "metrics":
+            spec = e.load()
+            extra = f" [{spec.unit}, {'higher' if spec.higher_is_better else 'lower'} is better, tol {spec.tolerance:g}]"
+        meta = {k: v for k, v in e.meta.items() if k not in ("needs_root",)}
+        if args.what == "datasets":
+            meta["needs --root"] = bool(e.meta.get("needs_root", False))
+        meta_txt = ("  (" + ", ".join(f"{k}: {v}" for k, v in meta.items()) + ")") if meta else ""
+        print(f"{e.name.ljust(width)}  {e.help}{extra}{meta_txt}")
+    return 0

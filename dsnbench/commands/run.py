@@ -1,0 +1,119 @@
+"""``dsnbench run``: evaluate models on datasets into a run folder."""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+EPILOG = """examples:
+  dsnbench run                                   # the bundled default experiment
+  dsnbench run --model oracle-mixture --model oracle-irm --dataset mini-2mix --out runs/anchors
+  dsnbench run --model oracle-irm --dataset wsj0-2mix --root /data/wsj0-mix/2speakers --out runs/wsj
+  dsnbench run --model oracle-irm --dataset wham --task sep_noisy --root /data/wham --limit 20
+  dsnbench run experiments/mini.yaml --set limit=5 --out runs/quick
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="evaluate models on datasets into a run folder",
+                       description="Evaluate models on datasets; writes summary.json, utterances.parquet "
+                                   "and segments.parquet (schema 1) into --out. Started again with the "
+                                   "same --out, a killed run continues where it stopped.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("experiment", nargs="?", help="experiment YAML (default: the bundled default experiment "
+                   "when no --model/--dataset is given)")
+    p.add_argument("--model", action="append", default=None, metavar="NAME",
+                   help="registry name, checkpoint path or adapter:path (repeatable)")
+    p.add_argument("--dataset", action="append", default=None, metavar="NAME",
+                   help="registered dataset name (repeatable; see 'dsnbench ls datasets')")
+    p.add_argument("--root", help="dataset root (the folder the published layout starts at)")
+    p.add_argument("--sample-rate", type=int, choices=(8000, 16000), default=None)
+    p.add_argument("--mode", choices=("min", "max"), default=None)
+    p.add_argument("--split", choices=("tt", "cv", "tr"), default=None)
+    p.add_argument("--task", default=None, help="WHAM!-style task: sep_noisy, sep_clean, enh_single, enh_both")
+    p.add_argument("--operating-point", action="append", type=float, default=None, metavar="BETA",
+                   help="gate operating point(s) for dynamic models (repeatable)")
+    p.add_argument("--metrics", default=None, help="comma-separated subset (default: all; see 'dsnbench ls metrics')")
+    p.add_argument("--pesq-mode", choices=("nb", "wb"), default=None, help="force PESQ mode (wb needs 16 kHz)")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N utterances of each dataset")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="metric worker processes (default 2)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a key of the experiment (dotted path, e.g. datasets.0.root=/data)")
+    p.add_argument("--out", default=None, help="run folder (default: runs/<experiment name>)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def default_experiment_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "experiments" / "default.yaml"
+
+
+def build_document(args: argparse.Namespace) -> tuple[dict, str]:
+    """The experiment document from the file (if any) and the CLI options; and its name."""
+    from ..config import load_document
+    from ..errors import UserError
+
+    if args.experiment:
+        doc, name = load_document(args.experiment), Path(args.experiment).stem
+    elif args.model or args.dataset:
+        doc, name = {}, "run"
+    else:
+        doc, name = load_document(default_experiment_path()), "default"
+    if args.model:
+        doc["models"] = [{"name": m} for m in args.model]
+    ds_opts = {k: v for k, v in (("root", args.root), ("sample_rate", args.sample_rate), ("mode", args.mode),
+                                 ("split", args.split), ("task", args.task)) if v is not None}
+    if args.dataset:
+        doc["datasets"] = [dict(name=d, **ds_opts) for d in args.dataset]
+    elif ds_opts:
+        if not doc.get("datasets"):
+            raise UserError("--root/--sample-rate/--mode/--split/--task need --dataset")
+        doc["datasets"] = [dict({"name": d} if isinstance(d, str) else d, **ds_opts) for d in doc["datasets"]]
+    if args.operating_point:
+        models = doc.get("models") or []
+        doc["models"] = [dict({"name": m} if isinstance(m, str) else m, operating_points=args.operating_point)
+                         for m in models]
+    if args.metrics:
+        doc["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    for key in ("pesq_mode", "limit", "workers"):
+        v = getattr(args, key)
+        if v is not None:
+            doc[key] = v
+    return doc, name
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import build_config
+    from ..evaluate import run_experiment
+
+    doc, name = build_document(args)
+    cfg = build_config(doc, args.overrides, where=args.experiment or "command line")
+    out = Path(args.out) if args.out else Path("runs") / name
+    summary = run_experiment(cfg, out, progress=not args.no_progress)
+    print_summary(summary, out)
+    return 0
+
+
+def _fmt(x: object) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "nan"
+    return f"{x:.2f}" if isinstance(x, float) else str(x)
+
+
+def print_summary(summary: dict, out: Path, file=sys.stdout) -> None:
+    """One short table of means, then the run folder's path."""
+    main = [m for m in ("si_snri", "sdri", "pesq", "stoi") if any(m in e["metrics"] for e in summary["entries"])]
+    header = ["model", "dataset", "op"] + main + ["GMAC/s", "n", "failed"]
+    rows = []
+    for e in summary["entries"]:
+        failed = sum(v for k, v in e["n_utterances"]["failed"].items() if k in ("separation",) or k in main)
+        rows.append([e["model"], e["dataset"], "-" if e["operating_point"] is None else f"{e['operating_point']:g}"]
+                    + [_fmt(e["metrics"].get(m, {}).get("mean")) for m in main]
+                    + [_fmt(e["gmacs_per_s"]["mean"]), str(e["n_utterances"]["evaluated"]), str(failed)])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    line = lambda cells: "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    print(line(header), file=file)
+    for r in rows:
+        print(line(r), file=file)
+    print(f"\nrun folder: {out}", file=file)

@@ -1,0 +1,443 @@
+"""The one run loop: models x datasets x operating points -> a run folder (design section 2).
+
+Per utterance the main process reads the audio and runs the separator (model inference), then
+hands the arrays to a pool of metric worker processes (one torch/BLAS thread each; see the
+torch hazard in design section 9). Finished utterances are committed to the run folder in
+small durable chunks (:class:`dsnbench.results.PartStore`), so a killed run started again with
+the same ``--out`` continues where it stopped and ends with the same tables.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import sys
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .config import DatasetSpec, ModelSpec, RunConfig
+from .errors import UserError
+from .results import PartStore, ResultsError, atomic_write_json
+
+#: default segment grid for models that report no trace (seconds; 50 % overlap)
+DEFAULT_SEGMENT_S = 0.25
+
+
+# --------------------------------------------------------------------------------------
+# worker side: pure functions of numpy arrays
+# --------------------------------------------------------------------------------------
+
+def _init_worker() -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+    torch.set_num_threads(1)
+    import warnings
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+@dataclass
+class MetricJob:
+    """Everything one utterance's metrics need; picklable."""
+
+    utt_id: str
+    estimates: np.ndarray | None  # [n_src, T] or None when separation failed
+    sources: np.ndarray           # [n_src, T]
+    mixture: np.ndarray           # [T]
+    noise: np.ndarray | None      # [T]
+    seg_length: int
+    seg_hop: int
+    n_segments: int
+    metric_names: tuple[str, ...] | None
+    sample_rate: int
+    pesq_mode: str | None
+    inputs: Any = None            # cached input metrics (UtteranceMetrics) or None
+
+
+@dataclass
+class MetricResult:
+    utt_id: str
+    values: dict[str, float]
+    permutation: tuple[int, ...] | None
+    errors: dict[str, str]
+    inputs: Any
+    seg_si_snr: list[float]
+    seg_reasons: list[str | None]
+    categories: list[str]
+    noise_active: list[bool | None]
+
+
+def make_suite(names: tuple[str, ...] | None, sample_rate: int, pesq_mode: str | None):
+    from .metrics.suite import MetricSuite
+    kwargs = {"pesq_mode": pesq_mode} if pesq_mode is not None else {}
+    return MetricSuite(names, sample_rate, **kwargs)
+
+
+_SUITES: dict[tuple, Any] = {}
+
+
+def compute_metrics(job: MetricJob) -> MetricResult:
+    """Metrics, segment labels and segmental SI-SNR of one utterance (runs in a worker)."""
+    from .data.activity import label_segments
+    from .metrics.functional import segmental_si_snr
+
+    key = (job.metric_names, job.sample_rate, job.pesq_mode)
+    suite = _SUITES.get(key)
+    if suite is None:
+        suite = _SUITES[key] = make_suite(job.metric_names, job.sample_rate, job.pesq_mode)
+    inputs = job.inputs if job.inputs is not None else suite.input_values(job.mixture, job.sources)
+    categories, noise_active = label_segments(job.sources, job.noise, job.seg_length, job.seg_hop,
+                                              job.n_segments, job.sample_rate)
+    if job.estimates is None:
+        values = {c: float("nan") for c in suite.columns()}
+        values.update({k: v for k, v in inputs.values.items()})
+        return MetricResult(job.utt_id, values, None, {}, inputs, [math.nan] * job.n_segments,
+                            ["separation failed"] * job.n_segments, categories, noise_active)
+    result = suite.evaluate(job.estimates, job.sources, job.mixture, inputs)
+    if result.permutation is not None:
+        aligned = job.estimates[list(result.permutation)]
+        seg, reasons = segmental_si_snr(job.sources, aligned, job.seg_length, job.seg_hop, job.n_segments)
+    else:
+        seg = [math.nan] * job.n_segments
+        reasons = ["no permutation (SI-SNR failed)"] * job.n_segments
+    return MetricResult(job.utt_id, result.values, result.permutation, result.errors, inputs,
+                        [float(v) for v in seg], list(reasons), categories, noise_active)
+
+
+# --------------------------------------------------------------------------------------
+# main side
+# --------------------------------------------------------------------------------------
+
+class _InlineExecutor:
+    """Same interface as ProcessPoolExecutor, for --workers 1 (no process start-up)."""
+
+    def submit(self, fn: Callable, *args: Any) -> Future:
+        f: Future = Future()
+        try:
+            f.set_result(fn(*args))
+        except BaseException as exc:  # surfaced by .result()
+            f.set_exception(exc)
+        return f
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass
+
+
+def _executor(workers: int):
+    if workers <= 1:
+        return _InlineExecutor()
+    import multiprocessing as mp
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                               initializer=_init_worker)
+
+
+@dataclass
+class EntryPlan:
+    model: ModelSpec
+    dataset: DatasetSpec
+    operating_point: float | None
+
+
+def _load_datasets(cfg: RunConfig) -> dict[str, Any]:
+    from .data import DATASETS, DatasetError
+    from .registry import UnknownNameError
+
+    def load_dataset(name: str, **opts: Any):
+        try:
+            return DATASETS.get(name)(**opts)
+        except UnknownNameError as exc:
+            raise UserError(str(exc)) from None
+        except DatasetError as exc:
+            raise UserError(str(exc)) from None
+    manifests = {}
+    for ds in cfg.datasets:
+        name = ds.result_name
+        if name in manifests:
+            raise UserError(f"dataset {name!r} is listed twice; give one a 'label'")
+        manifests[name] = load_dataset(ds.name, **ds.reader_options()).limit(cfg.limit)
+    return manifests
+
+
+def _pricer(separator: Any, sample_rate: int) -> Callable:
+    """A function (trace, n_samples) -> (MACs per segment [n_seg], total MACs).
+
+    ``complexity()`` None means the count is not defined (oracles that use the references):
+    NaN. ``{"macs_per_second": r}`` is an exact closed form (e.g. 0 for the mixture oracle).
+    Anything else goes to the fvcore MAC table, built once here per model.
+    """
+    c = separator.complexity()
+    if c is None:
+        return lambda trace, n: (np.full(trace.n_segments, np.nan), math.nan)
+    if isinstance(c, dict) and "macs_per_second" in c:
+        rate = float(c["macs_per_second"])
+
+        def by_rate(trace, n):
+            total = rate * n / sample_rate
+            return np.full(trace.n_segments, total / trace.n_segments), total
+        return by_rate
+    from .complexity import build_mac_table
+    table = build_mac_table(separator)
+
+    def by_table(trace, n):
+        priced = table.price(trace, n)
+        return np.asarray(priced.macs_per_segment, dtype=np.float64), float(priced.total_macs)
+    return by_table
+
+
+def _grid_trace(separator: Any, trace: Any, n: int, sample_rate: int):
+    from .types import SegmentTrace
+    if trace is not None:
+        return trace
+    length = int(round(DEFAULT_SEGMENT_S * sample_rate))
+    return SegmentTrace.constant(n, length, length // 2, width=float("nan"))
+
+
+class RunFolder:
+    """The run folder's identity file (``run.json``): which config it holds."""
+
+    def __init__(self, path: Path, cfg: RunConfig) -> None:
+        self.path = Path(path)
+        self.cfg = cfg
+        meta_file = self.path / "run.json"
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"{self.path}: cannot create the run folder ({exc.strerror})") from None
+        if not os.access(self.path, os.W_OK):
+            raise UserError(f"{self.path}: run folder is not writable")
+        if meta_file.exists():
+            try:
+                held = json.loads(meta_file.read_text())
+            except (json.JSONDecodeError, OSError) as exc:
+                raise UserError(f"{meta_file}: unreadable ({exc}); remove the run folder or choose another --out") from None
+            if held.get("config_hash") != cfg.hash():
+                raise UserError(f"{self.path}: holds a run of another configuration (config_hash "
+                                f"{held.get('config_hash')} vs {cfg.hash()}); choose another --out")
+            self.created = held["created"]
+        else:
+            self.created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            try:
+                atomic_write_json({"config_hash": cfg.hash(), "created": self.created,
+                                   "config": cfg.to_dict()}, meta_file)
+            except OSError as exc:
+                raise UserError(f"{meta_file}: cannot write ({exc.strerror})") from None
+
+
+def run_experiment(cfg: RunConfig, out: str | Path, *, progress: bool = True,
+                   log: Callable[[str], None] | None = None) -> dict:
+    """Evaluate every (model, dataset, operating point) of ``cfg`` into the run folder ``out``.
+
+    Returns the summary (also written to ``out/summary.json``). Validates every dataset and
+    loads every model before any work starts, so a bad path fails in seconds, not hours.
+    """
+    from .summarize import build_summary, finalize
+
+    log = log or (lambda s: print(s, file=sys.stderr))
+    out = Path(out)
+    from .loading import load_model
+    models = {spec.result_name: (spec, load_model(spec)) for spec in cfg.models}
+    manifests = _load_datasets(cfg)
+    if len(models) != len(cfg.models):
+        raise UserError("a model is listed twice; give one a 'label'")
+
+    folder = RunFolder(out, cfg)
+    try:
+        store = PartStore(out)
+        done = store.done_keys()
+    except (OSError, ResultsError) as exc:
+        raise UserError(f"{out}: cannot use the run folder ({exc})") from None
+
+    plan: list[tuple[str, str, float | None]] = []
+    for mname, (spec, sep) in models.items():
+        ops = spec.operating_points if spec.operating_points is not None else tuple(sep.operating_points())
+        for dname in manifests:
+            for op in ops:
+                plan.append((mname, dname, op))
+    todo_total = sum(
+        sum(1 for u in manifests[d] if (m, d, None if op is None else float(op), u.utt_id) not in done)
+        for m, d, op in plan)
+    bar = _progress(todo_total, progress)
+    failures_seen = 0
+    executor = _executor(cfg.workers)
+    try:
+        for mname, dname, op in plan:
+            spec, sep = models[mname]
+            manifest = manifests[dname]
+            todo = [u for u in manifest if (mname, dname, None if op is None else float(op), u.utt_id) not in done]
+            if not todo:
+                continue
+            try:
+                sep.prepare(manifest.sample_rate)
+                sep.set_operating_point(op)
+            except ValueError as exc:
+                raise UserError(f"model {mname!r} on dataset {dname!r}: {exc}") from None
+            pricer = _pricer(sep, manifest.sample_rate)
+            failures_seen += _run_entry(cfg, sep, mname, dname, op, todo, manifest.sample_rate,
+                                        pricer, executor, store, bar)
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+    summary = build_summary(cfg, folder.created, manifests, models, plan, store)
+    finalize(out, store, summary)
+    return summary
+
+
+def _run_entry(cfg, sep, mname, dname, op, todo, sample_rate, pricer, executor, store, bar) -> int:
+    """Separate each utterance here, compute metrics in the pool, commit in chunks."""
+    pending: list[tuple[Any, dict, Future]] = []  # (utt, partial row, future)
+    utt_rows: list[dict] = []
+    seg_rows: list[dict] = []
+    window = 0 if isinstance(executor, _InlineExecutor) else 2 * cfg.workers
+    failures = 0
+
+    def drain(block_until: int) -> None:
+        nonlocal failures
+        while len(pending) > block_until:
+            utt, row, fut, extra = pending.pop(0)
+            try:
+                try:
+                    res: MetricResult = fut.result()
+                except BrokenProcessPool:
+                    # a worker died (killed, out of memory, or no importable __main__ for
+                    # spawn): compute this job here so no finished work is lost
+                    res = compute_metrics(extra["job"])
+            except Exception as exc:  # a metric crash must not lose the run
+                res = None
+                row["error"] = _join(row.get("error"), f"metrics: {type(exc).__name__}: {exc}")
+            _fill_rows(row, res, extra, utt_rows, seg_rows)
+            if row.get("error"):
+                failures += 1
+            bar.update(1)
+            if len(utt_rows) >= cfg.chunk_size:
+                flush()
+
+    def flush() -> None:
+        try:
+            store.commit(utt_rows, seg_rows)
+        except OSError as exc:
+            raise UserError(f"{store.dir}: cannot write results ({exc.strerror or exc}); "
+                            f"the rows written before are intact") from None
+        utt_rows.clear()
+        seg_rows.clear()
+
+    try:
+        for utt in todo:
+            _separate_one(cfg, sep, mname, dname, op, utt, sample_rate, pricer, executor, pending,
+                          utt_rows, seg_rows, bar)
+            drain(window)
+        drain(0)
+    except BaseException:
+        # interrupted (Ctrl-C, a fatal error): keep every utterance whose metrics are done
+        while pending and pending[0][2].done():
+            drain(len(pending) - 1)
+        if utt_rows:
+            flush()
+        raise
+    if utt_rows:
+        flush()
+    return failures
+
+
+def _separate_one(cfg, sep, mname, dname, op, utt, sample_rate, pricer, executor, pending,
+                  utt_rows, seg_rows, bar) -> None:
+    """Read one utterance, run the separator, price the trace, submit its metrics job."""
+    import torch
+
+    from .data.manifest import DatasetError, load_utterance
+
+    row = {"model": mname, "dataset": dname, "operating_point": op, "utt_id": utt.utt_id,
+           "duration_s": utt.duration_s, "error": ""}
+    try:
+        mixture, sources, noise = load_utterance(utt)
+    except DatasetError as exc:
+        # the layout was checked before the run; a body that fails to decode is this utterance's error
+        row["error"] = f"data: {exc}"
+        extra = {"trace": None, "seg_macs": np.zeros(0), "sample_rate": sample_rate}
+        _fill_rows(row, None, extra, utt_rows, seg_rows)
+        bar.update(1)
+        return
+    n = mixture.shape[0]
+    estimates, trace, err = None, None, ""
+    try:
+        with torch.no_grad():
+            sepn = sep.separate(torch.from_numpy(mixture.astype(np.float32)),
+                                torch.from_numpy(sources.astype(np.float32)) if sep.needs_references else None)
+        est = sepn.estimates.detach().cpu().numpy().astype(np.float64)
+        if est.shape != sources.shape:
+            raise ValueError(f"estimates have shape {tuple(est.shape)}, expected {tuple(sources.shape)}")
+        if not np.all(np.isfinite(est)):
+            bad = int((~np.isfinite(est)).sum())
+            err = f"separate: {bad} non-finite sample(s) in the estimates"
+        estimates, trace = est, sepn.trace
+    except Exception as exc:  # one utterance's failure is an error row, never a lost run
+        err = f"separate: {type(exc).__name__}: {exc}"
+    grid = _grid_trace(sep, trace, n, sample_rate)
+    if estimates is not None:
+        seg_macs, total_macs = pricer(grid, n)
+    else:  # nothing was computed to completion: the count is undefined, not 0
+        seg_macs, total_macs = np.full(grid.n_segments, np.nan), math.nan
+    row.update(macs=total_macs, gmacs_per_s=total_macs / 1e9 / utt.duration_s,
+               mean_width=float(np.mean(grid.width_of_segments())) if trace is not None else math.nan,
+               error=err)
+    job = MetricJob(utt.utt_id, estimates, sources, mixture, noise, grid.length, grid.hop,
+                    grid.n_segments, cfg.metrics, sample_rate, cfg.pesq_mode)
+    extra = {"trace": grid, "has_trace": trace is not None, "seg_macs": seg_macs,
+             "sample_rate": sample_rate, "n": n, "job": job}
+    try:
+        fut = executor.submit(compute_metrics, job)
+    except BrokenProcessPool:
+        fut = _InlineExecutor().submit(compute_metrics, job)
+    pending.append((utt, row, fut, extra))
+
+
+def _join(a: str | None, b: str) -> str:
+    return f"{a}; {b}" if a else b
+
+
+def _fill_rows(row: dict, res: MetricResult | None, extra: dict, utt_rows: list, seg_rows: list) -> None:
+    if res is not None:
+        row.update(res.values)
+        row["permutation"] = json.dumps(list(res.permutation)) if res.permutation is not None else ""
+        metric_errors = "; ".join(f"{k}: {v}" for k, v in sorted(res.errors.items()))
+        if metric_errors:
+            row["error"] = _join(row.get("error"), metric_errors)
+    else:
+        row.setdefault("permutation", "")
+    utt_rows.append(row)
+    grid = extra.get("trace")
+    if grid is None:
+        return
+    sr = extra["sample_rate"]
+    widths = grid.width_of_segments() if extra.get("has_trace") else np.full(grid.n_segments, np.nan)
+    for s in range(grid.n_segments):
+        start = s * grid.hop
+        end = min(start + grid.length, extra["n"])
+        seg_rows.append({
+            "model": row["model"], "dataset": row["dataset"], "operating_point": row["operating_point"],
+            "utt_id": row["utt_id"], "segment": s, "start_s": start / sr, "end_s": end / sr,
+            "width": float(widths[s]), "macs": float(extra["seg_macs"][s]),
+            "category": res.categories[s] if res is not None else None,
+            "noise_active": res.noise_active[s] if res is not None else None,
+            "seg_si_snr": res.seg_si_snr[s] if res is not None else math.nan,
+        })
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled or total == 0:
+        return _NoBar()
+    from tqdm import tqdm
+    return tqdm(total=total, unit="utt", desc="dsnbench run", file=sys.stderr, dynamic_ncols=True)

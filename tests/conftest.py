@@ -1,0 +1,30 @@
+"""Shared fixtures: tiny datasets in the exact published layouts (written once per session)."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+os.environ.setdefault("DSNBENCH_CACHE", str(REPO / ".pytest_cache" / "dsnbench-cache"))
+
+
+@pytest.fixture(scope="session")
+def wsj0_root(tmp_path_factory) -> Path:
+    from dsnbench.testing import write_wsj0_2mix
+    return write_wsj0_2mix(tmp_path_factory.mktemp("wsj0") / "2speakers", n=4, seconds=1.0, seed=1)
+
+
+@pytest.fixture(scope="session")
+def wham_root(tmp_path_factory) -> Path:
+    from dsnbench.testing import write_wham
+    return write_wham(tmp_path_factory.mktemp("wham") / "wham", n=3, seconds=1.0, seed=2)
+
+
+@pytest.fixture(scope="session")
+def dsnbench_exe() -> list[str]:
+    """The CLI as a user runs it: the installed console script of this interpreter."""
+    exe = Path(sys.executable).parent / "dsnbench"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "dsnbench.cli"]
