@@ -1,0 +1,317 @@
+"""Self-describing, safe checkpoints of the dual-path DSN family.
+
+A checkpoint is data, never code. Two containers are accepted:
+
+- **safetensors** (preferred; ``.safetensors``): the weights as tensors, and in the header's
+  metadata (string -> string) the keys ``dsnbench_format`` (format version), ``architecture``,
+  ``family``, ``config`` (JSON of :class:`DSNConfig`), ``provenance`` (JSON) and
+  ``operating_points`` (JSON list or null).
+- **torch** (``.pt``/``.pth``): ``torch.save`` of one plain dict with the same keys plus
+  ``state_dict``; read with ``torch.load(weights_only=True)``, which refuses any pickled object
+  other than tensors and plain containers, so a file carrying code is refused before any of it
+  runs.
+
+``family`` is what the weights are: ``"static"`` (a network trained at one fixed width;
+``config.static_width`` says which), ``"supernet"`` (a slimmable supernet; run as slim-w) or
+``"dsn"`` (a supernet with a trained gate).
+
+``provenance`` must have the keys of :data:`PROVENANCE_KEYS` (value None where truly unknown):
+``training_config`` (the training settings), ``data`` (what it was trained on), ``steps``,
+``val_si_snr`` and ``val_si_snri`` (final validation, dB) and ``code_version`` (filled in
+by :func:`save_checkpoint`: dsnbench version and git commit).
+
+Loading (:func:`load_checkpoint`) refuses, with a one-line :class:`CheckpointError` that names
+the file: a missing or truncated file, a file of an unknown container, a file without our
+header (another toolkit's model: use an adapter), another architecture, a newer format version,
+an unknown family, a config that does not parse, and weights that do not match the config
+(missing keys, unexpected keys and shape mismatches, all in the one line).
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from .dualpath import DSNConfig, DualPathDSN
+
+FORMAT_VERSION = 1
+ARCHITECTURE = "dsnbench.dualpath-dsn"
+FAMILIES = ("static", "supernet", "dsn")
+PROVENANCE_KEYS = ("training_config", "data", "steps", "val_si_snr", "val_si_snri", "code_version")
+_HEADER_KEYS = ("dsnbench_format", "architecture", "family", "config", "provenance", "operating_points")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; ``str()`` is one line naming the file."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded, validated checkpoint.
+
+    ``state_dict`` matches ``config`` exactly (checked on load).
+    """
+
+    path: str
+    family: str
+    config: DSNConfig
+    state_dict: dict[str, torch.Tensor]
+    provenance: dict[str, Any]
+    operating_points: list[float] | None = None
+    format_version: int = FORMAT_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def build_model(self) -> DualPathDSN:
+        """The network with these weights, in eval mode, float32."""
+        model = DualPathDSN(self.config)
+        model.load_state_dict(self.state_dict, strict=True)
+        return model.float().eval()
+
+
+# --------------------------------------------------------------------------- saving
+def code_version() -> dict[str, Any]:
+    """dsnbench version and the git commit of the working tree (None outside a checkout)."""
+    from .. import __version__
+    commit = None
+    try:
+        root = Path(__file__).resolve().parents[2]
+        res = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        if res.returncode == 0:
+            commit = res.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"dsnbench": __version__, "git_commit": commit}
+
+
+def save_checkpoint(path: str | os.PathLike, model: DualPathDSN, family: str,
+                    provenance: dict[str, Any],
+                    operating_points: Sequence[float] | None = None) -> Path:
+    """Write ``model`` as a checkpoint; the container follows the suffix (.safetensors or .pt).
+
+    ``provenance`` needs every key of :data:`PROVENANCE_KEYS` except ``code_version`` (added
+    here when absent); values must be JSON-serialisable. ``operating_points``: the gate betas a
+    DSN is evaluated at by default (dsn family only).
+    """
+    path = Path(path)
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    if family == "static" and model.config.static_width is None:
+        raise ValueError("a 'static' checkpoint needs a config with static_width set (DSNConfig.static_at)")
+    if family != "static" and model.config.static_width is not None:
+        raise ValueError(f"a {family!r} checkpoint needs a slimmable config (static_width None)")
+    if operating_points is not None and family != "dsn":
+        raise ValueError("operating_points belong to 'dsn' checkpoints only")
+    prov = dict(provenance)
+    prov.setdefault("code_version", code_version())
+    missing = [k for k in PROVENANCE_KEYS if k not in prov]
+    if missing:
+        raise ValueError(f"provenance lacks {', '.join(missing)} (use None for unknown)")
+    header = {
+        "dsnbench_format": str(FORMAT_VERSION),
+        "architecture": ARCHITECTURE,
+        "family": family,
+        "config": model.config.to_json(),
+        "provenance": json.dumps(prov, sort_keys=True),
+        "operating_points": json.dumps(None if operating_points is None
+                                       else [float(b) for b in operating_points]),
+    }
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous().clone()
+               for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+        save_file(tensors, str(tmp), metadata=header)
+    elif path.suffix in (".pt", ".pth"):
+        doc: dict[str, Any] = dict(header)
+        doc["dsnbench_format"] = FORMAT_VERSION
+        doc["config"] = model.config.to_dict()
+        doc["provenance"] = prov
+        doc["operating_points"] = json.loads(header["operating_points"])
+        doc["state_dict"] = tensors
+        torch.save(doc, str(tmp))
+    else:
+        raise ValueError(f"{path}: checkpoint suffix must be .safetensors, .pt or .pth")
+    os.replace(tmp, path)
+    return path
+
+
+# --------------------------------------------------------------------------- loading
+def read_header(path: str | os.PathLike) -> dict[str, Any]:
+    """Our header of a checkpoint, without reading the weights (cheap; no torch for safetensors).
+
+    Returns a dict with ``format``, ``family``, ``config`` (dict), ``provenance`` (dict),
+    ``operating_points``; raises :class:`CheckpointError`.
+    """
+    path = str(path)
+    kind = _container(path)
+    if kind == "safetensors":
+        meta, _ = _safetensors_header(path)
+        return _parse_header(path, meta, from_json=True)
+    doc = _torch_load(path)
+    return _parse_header(path, doc, from_json=False)
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read and validate a checkpoint (see the module docstring for what is refused)."""
+    path = str(path)
+    kind = _container(path)
+    if kind == "safetensors":
+        meta, _ = _safetensors_header(path)
+        head = _parse_header(path, meta, from_json=True)
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+        try:
+            state = load_file(path, device="cpu")
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise CheckpointError(f"{path}: unreadable safetensors file ({_one_line(exc)})") from None
+    else:
+        doc = _torch_load(path)
+        head = _parse_header(path, doc, from_json=False)
+        state = doc.get("state_dict")
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise CheckpointError(f"{path}: 'state_dict' is missing or not a dict of tensors")
+    try:
+        config = DSNConfig.from_dict(head["config"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: config does not describe a DSN ({_one_line(exc)})") from None
+    _check_weights(path, config, state)
+    return Checkpoint(path=path, family=head["family"], config=config,
+                      state_dict={k: v.to(torch.float32) for k, v in state.items()},
+                      provenance=head["provenance"], operating_points=head["operating_points"],
+                      format_version=head["format"])
+
+
+def _container(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(9)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint file") from None
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror})") from None
+    if start[:4] == b"PK\x03\x04" or start[:1] == b"\x80":
+        return "torch"
+    if len(start) == 9 and start[8:9] == b"{":
+        return "safetensors"
+    if not start:
+        raise CheckpointError(f"{path}: empty file, not a checkpoint")
+    raise CheckpointError(f"{path}: not a checkpoint (neither safetensors nor a torch.save file)")
+
+
+def _safetensors_header(path: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """Metadata and tensor table of a safetensors file, checking the file is complete."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        (n,) = struct.unpack("<Q", fh.read(8))
+        if n > 100_000_000 or 8 + n > size:
+            raise CheckpointError(f"{path}: truncated or corrupt safetensors file "
+                                  f"(header of {n} bytes, file of {size})")
+        try:
+            table = json.loads(fh.read(n))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise CheckpointError(f"{path}: corrupt safetensors header (not JSON)") from None
+    if not isinstance(table, dict):
+        raise CheckpointError(f"{path}: corrupt safetensors header")
+    meta = table.pop("__metadata__", None) or {}
+    end = max((int(t["data_offsets"][1]) for t in table.values()
+               if isinstance(t, dict) and "data_offsets" in t), default=0)
+    if 8 + n + end > size:
+        raise CheckpointError(f"{path}: truncated safetensors file ({size} bytes, "
+                              f"its header promises {8 + n + end})")
+    return meta, table
+
+
+def _torch_load(path: str) -> dict[str, Any]:
+    import pickle
+    import warnings
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            doc = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        reason = _one_line(exc)
+        detail = next((part.strip() for part in str(exc).splitlines()
+                       if "GLOBAL" in part or "Unsupported" in part), reason)
+        raise CheckpointError(f"{path}: refused: the file holds pickled objects other than "
+                              f"tensors and plain containers, which could run code ({detail[:160]})") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: truncated or corrupt torch file ({_one_line(exc)[:160]})") from None
+    if not isinstance(doc, dict):
+        raise CheckpointError(f"{path}: not a dsnbench checkpoint (holds a {type(doc).__name__}, not a dict)")
+    return doc
+
+
+def _parse_header(path: str, doc: dict[str, Any], from_json: bool) -> dict[str, Any]:
+    if "dsnbench_format" not in doc:
+        raise CheckpointError(f"{path}: not a dsnbench checkpoint (no 'dsnbench_format' entry); "
+                              "for another toolkit's model use an adapter")
+    try:
+        version = int(doc["dsnbench_format"])
+    except (TypeError, ValueError):
+        raise CheckpointError(f"{path}: bad format version {doc['dsnbench_format']!r}") from None
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {version} is newer than this dsnbench "
+                              f"reads ({FORMAT_VERSION}); upgrade dsnbench")
+    missing = [k for k in _HEADER_KEYS if k not in doc]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint header lacks {', '.join(missing)}")
+    if doc["architecture"] != ARCHITECTURE:
+        raise CheckpointError(f"{path}: architecture {doc['architecture']!r} is not supported "
+                              f"(this loader reads {ARCHITECTURE!r})")
+    if doc["family"] not in FAMILIES:
+        raise CheckpointError(f"{path}: unknown family {doc['family']!r} (known: {', '.join(FAMILIES)})")
+    out = {"format": version, "family": doc["family"]}
+    for key in ("config", "provenance", "operating_points"):
+        value = doc[key]
+        if from_json:
+            try:
+                value = json.loads(value)
+            except (TypeError, json.JSONDecodeError):
+                raise CheckpointError(f"{path}: header entry {key!r} is not valid JSON") from None
+        out[key] = value
+    if not isinstance(out["config"], dict):
+        raise CheckpointError(f"{path}: header entry 'config' is not a mapping")
+    if not isinstance(out["provenance"], dict):
+        raise CheckpointError(f"{path}: header entry 'provenance' is not a mapping")
+    ops = out["operating_points"]
+    if ops is not None and (not isinstance(ops, list) or not all(isinstance(b, (int, float)) for b in ops)):
+        raise CheckpointError(f"{path}: header entry 'operating_points' is not a list of numbers")
+    return out
+
+
+def _check_weights(path: str, config: DSNConfig, state: dict[str, torch.Tensor]) -> None:
+    """Compare the file's weights with what ``config`` builds; one line listing every difference."""
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in DualPathDSN(config).state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    missing = sorted(set(expected) - set(got))
+    unexpected = sorted(set(got) - set(expected))
+    shapes = [f"{k} file {list(got[k])} vs config {list(expected[k])}"
+              for k in sorted(set(expected) & set(got)) if got[k] != expected[k]]
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} key(s): {_some(missing)}")
+    if unexpected:
+        problems.append(f"unexpected {len(unexpected)} key(s): {_some(unexpected)}")
+    if shapes:
+        problems.append(f"{len(shapes)} shape mismatch(es): {_some(shapes)}")
+    if problems:
+        raise CheckpointError(f"{path}: weights do not match its config: " + "; ".join(problems))
+
+
+def _some(items: list[str], n: int = 4) -> str:
+    text = ", ".join(items[:n])
+    return text + (f", ... ({len(items) - n} more)" if len(items) > n else "")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
