@@ -1,0 +1,193 @@
+"""The metric history: one CSV row per (run, entry), appended run by run, and its trend plot.
+
+``results/history.csv`` is the project's convention (:data:`DEFAULT_HISTORY`). CSV rather than
+JSON lines: a diff of the committed file shows one line per model and dataset, and pandas,
+spreadsheets and ``git log -p`` all read it. Columns (:data:`COLUMNS`): the run (run_id,
+git_commit, created), the entry (model, dataset, operating_point), n_evaluated, and the mean of
+each main metric (:data:`HISTORY_METRICS`). A metric the run did not measure is an empty cell; a
+mean that was NaN is ``nan``. Rows are deterministic functions of ``summary.json``: the date is
+the run's ``created``, not the time of appending, and a run already in the file (same run_id)
+is not added again.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import UserError
+
+DEFAULT_HISTORY = Path("results") / "history.csv"
+
+#: the main metrics tracked over time (entry metrics, then the cost)
+HISTORY_METRICS = ["si_snri", "sdri", "pesq", "stoi", "gmacs_per_s"]
+
+COLUMNS = ["run_id", "git_commit", "created", "model", "dataset", "operating_point", "n_evaluated",
+           *HISTORY_METRICS]
+
+
+def rows_from_summary(summary: Mapping) -> list[dict[str, str]]:
+    """History rows of one run, one per entry, sorted by (model, dataset, operating point)."""
+    run_id = summary.get("run_id")
+    if not run_id:
+        raise UserError("summary has no run_id; cannot add it to the history")
+    rows = []
+    for e in summary.get("entries") or []:
+        metrics = e.get("metrics") or {}
+        row = {
+            "run_id": str(run_id),
+            "git_commit": str(summary.get("git_commit") or ""),
+            "created": str(summary.get("created") or ""),
+            "model": str(e.get("model")),
+            "dataset": str(e.get("dataset")),
+            "operating_point": _cell(e.get("operating_point"), missing=""),
+            "n_evaluated": _cell((e.get("n_utterances") or {}).get("evaluated"), missing=""),
+        }
+        for name in HISTORY_METRICS:
+            present = e.get(name) is not None if name == "gmacs_per_s" else name in metrics
+            if not present:
+                row[name] = ""  # not measured in this run
+                continue
+            rec = e.get(name) if name == "gmacs_per_s" else metrics.get(name)
+            row[name] = _cell(rec.get("mean") if isinstance(rec, Mapping) else rec, missing="nan")
+        rows.append(row)
+    rows.sort(key=lambda r: (r["model"], r["dataset"], r["operating_point"] != "",
+                             float(r["operating_point"]) if r["operating_point"] else 0.0))
+    return rows
+
+
+def _cell(v: Any, missing: str) -> str:
+    if v is None:
+        return missing
+    if isinstance(v, bool):
+        return str(int(v))
+    if isinstance(v, int):
+        return str(v)
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if math.isnan(f):
+        return "nan" if missing == "nan" else missing
+    return repr(f)
+
+
+def read_history(path: str | Path) -> list[dict[str, str]]:
+    """Rows of a history file (as strings); a missing file is an empty history."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    try:
+        with p.open(newline="") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            rows = list(reader)
+    except (OSError, csv.Error, UnicodeDecodeError) as exc:
+        raise UserError(f"{p}: cannot read the history ({exc})") from None
+    if header and header != COLUMNS:
+        raise UserError(f"{p}: unexpected columns {header}; expected {COLUMNS}")
+    return rows
+
+
+def add_run(run: str | Path, history: str | Path = DEFAULT_HISTORY) -> tuple[int, bool]:
+    """Append the rows of a run (folder or summary.json) to ``history``.
+
+    Returns (rows added, whether the run was already there). The file is rewritten atomically,
+    so a killed append leaves the old file whole.
+    """
+    from .compare import load_summary
+    from .results import atomic_write_bytes
+    summary = load_summary(run)
+    new_rows = rows_from_summary(summary)
+    if not new_rows:
+        raise UserError(f"{run}: the run has no entries; nothing to add to the history")
+    history = Path(history)
+    old = read_history(history)
+    if any(r["run_id"] == new_rows[0]["run_id"] for r in old):
+        return 0, True
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(old)
+    writer.writerows(new_rows)
+    atomic_write_bytes(history, buf.getvalue().encode())
+    return len(new_rows), False
+
+
+def plot_history(history_path: str | Path, out_dir: str | Path, metrics: list[str] | None = None) -> list[Path]:
+    """Draw each metric's trend per model (one panel per metric and dataset); PNG and PDF.
+
+    Runs are placed in the order of their ``created`` time (ties by run_id), labelled by their
+    short commit. Returns the written paths: ``out_dir/history.png`` and ``history.pdf``.
+    """
+    import pandas as pd
+
+    from .analysis.style import OKABE_ITO, save_figure, style
+    from .metrics import COST_SPECS
+
+    rows = read_history(history_path)
+    if not rows:
+        raise UserError(f"{history_path}: the history is empty or missing; add runs with `dsnbench history add RUN`")
+    df = pd.DataFrame(rows)
+    metrics = metrics or HISTORY_METRICS
+    for m in metrics:
+        if m not in COLUMNS:
+            raise UserError(f"history has no metric {m!r} (it tracks {', '.join(HISTORY_METRICS)})")
+        df[m] = pd.to_numeric(df[m], errors="coerce")
+    metrics = [m for m in metrics if df[m].notna().any()]
+    if not metrics:
+        raise UserError(f"{history_path}: no metric has a value in the history")
+    runs = df[["run_id", "created", "git_commit"]].drop_duplicates("run_id").sort_values(
+        ["created", "run_id"], kind="mergesort").reset_index(drop=True)
+    position = {rid: i for i, rid in enumerate(runs["run_id"])}
+    labels = [(c[:7] if c else r[:7]) for r, c in zip(runs["run_id"], runs["git_commit"])]
+    df["x"] = df["run_id"].map(position)
+    df["line"] = [m if op == "" else f"{m} @ {float(op):g}" for m, op in zip(df["model"], df["operating_point"])]
+    datasets = sorted(df["dataset"].unique())
+    lines = sorted(df["line"].unique())
+    markers = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
+    dashes = ["-", "--", "-.", ":"]
+    look = {name: {"color": OKABE_ITO[(i + 1) % len(OKABE_ITO)], "marker": markers[i % len(markers)],
+                   "linestyle": dashes[(i // len(OKABE_ITO)) % len(dashes)]}
+            for i, name in enumerate(lines)}
+
+    import matplotlib.pyplot as plt
+    with style():
+        fig, axes = plt.subplots(len(metrics), len(datasets), squeeze=False, sharex=True,
+                                 figsize=(max(3.5, 0.35 * len(runs) + 1.5) * len(datasets) + 1.8,
+                                          1.9 * len(metrics) + 0.9))
+        for j, ds in enumerate(datasets):
+            sub = df[df["dataset"] == ds]
+            for i, m in enumerate(metrics):
+                ax = axes[i][j]
+                for name in lines:
+                    g = sub[sub["line"] == name].sort_values("x")
+                    if g[m].notna().any():
+                        ax.plot(g["x"], g[m], ms=4, label=name, **look[name])
+                unit = COST_SPECS[m].unit if m in COST_SPECS else _unit(m)
+                ax.set_ylabel(f"{m} ({unit})" if unit else m)
+                if i == 0:
+                    ax.set_title(ds)
+            axes[-1][j].set_xticks(range(len(runs)))
+            axes[-1][j].set_xticklabels(labels, rotation=60, ha="right")
+            axes[-1][j].set_xlabel("run (commit)")
+        handles: dict = {}
+        for row in axes:
+            for ax in row:
+                for h, lab in zip(*ax.get_legend_handles_labels()):
+                    handles.setdefault(lab, h)
+        fig.legend(list(handles.values()), list(handles.keys()), loc="upper left",
+                   bbox_to_anchor=(1.0, 0.95), frameon=False, title="model")
+        fig.suptitle("dsnbench metric history")
+        fig.tight_layout()
+        paths = save_figure(fig, out_dir, "history")
+        plt.close(fig)
+    return paths
+
+
+def _unit(metric: str) -> str:
+    from .compare import registry_meta
+    meta = registry_meta(metric)
+    return meta.unit if meta else ""
