@@ -55,25 +55,16 @@ class DatasetSpec:
 
     name: str
     root: str | None = None
-    sample_rate: int = 8000
-    mode: str = "min"
-    split: str = "tt"
+    sample_rate: int | None = None  # None: the reader's default (8000 for the WSJ0 family)
+    mode: str | None = None
+    split: str | None = None
     task: str | None = None
-    label: str | None = None  # name used in the results (default: name, with the task for WHAM!-like sets)
+    label: str | None = None  # name used in the results (default: name, plus ":task" for sets with tasks)
     options: tuple[tuple[str, Any], ...] = ()
 
-    @property
-    def result_name(self) -> str:
-        if self.label:
-            return self.label
-        return self.name if not self.task else f"{self.name}:{self.task}"
-
     def reader_options(self) -> dict[str, Any]:
-        opts: dict[str, Any] = {"sample_rate": self.sample_rate, "mode": self.mode, "split": self.split}
-        if self.root is not None:
-            opts["root"] = self.root
-        if self.task is not None:
-            opts["task"] = self.task
+        opts: dict[str, Any] = {k: getattr(self, k) for k in ("root", "sample_rate", "mode", "split", "task")
+                                if getattr(self, k) is not None}
         opts.update(dict(self.options))
         return opts
 

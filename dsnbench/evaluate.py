@@ -144,23 +144,27 @@ class EntryPlan:
     operating_point: float | None
 
 
-def _load_datasets(cfg: RunConfig) -> dict[str, Any]:
-    from .data import DATASETS, DatasetError
-    from .registry import UnknownNameError
+def dataset_label(spec: DatasetSpec, manifest: Any) -> str:
+    """The dataset's name in results: its label, else the registry name plus ``:task`` for
+    datasets that have tasks (WHAM!-like), so a WHAM! sep_noisy run is never mistaken for sep_clean."""
+    if spec.label:
+        return spec.label
+    task = manifest.info.get("task")
+    from .data import DATASETS
+    import inspect
+    takes_task = "task" in inspect.signature(DATASETS.get(spec.name)).parameters
+    return f"{spec.name}:{task}" if task and takes_task else spec.name
 
-    def load_dataset(name: str, **opts: Any):
-        try:
-            return DATASETS.get(name)(**opts)
-        except UnknownNameError as exc:
-            raise UserError(str(exc)) from None
-        except DatasetError as exc:
-            raise UserError(str(exc)) from None
+
+def _load_datasets(cfg: RunConfig) -> dict[str, Any]:
+    from .data import load_dataset
     manifests = {}
     for ds in cfg.datasets:
-        name = ds.result_name
+        manifest = load_dataset(ds.name, **ds.reader_options()).limit(cfg.limit)
+        name = dataset_label(ds, manifest)
         if name in manifests:
             raise UserError(f"dataset {name!r} is listed twice; give one a 'label'")
-        manifests[name] = load_dataset(ds.name, **ds.reader_options()).limit(cfg.limit)
+        manifests[name] = manifest
     return manifests
 
 
