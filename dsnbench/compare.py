@@ -41,6 +41,9 @@ from .errors import UserError
 #: fields of a ``metrics_meta`` record that describe how to judge, not how the value was measured
 _JUDGING_FIELDS = {"unit", "higher_is_better", "tolerance", "description", "help", "has_input"}
 
+#: keys of a settings record that say which metrics ran, not how
+_SELECTION_KEYS = {"metrics", "names"}
+
 #: pseudo-metric name of a row about a whole entry (present in one run only)
 ENTRY_ROW = "(entry)"
 
@@ -318,17 +321,26 @@ def comparability(baseline: Mapping, new: Mapping) -> tuple[list[str], list[str]
 def metric_settings(summary: Mapping, datasets: Iterable[str] | None = None) -> dict[str, Any]:
     """The settings the metric values depend on besides the audio, as flat ``key: value``.
 
-    From a top-level ``metric_settings`` record if the summary has one; the sample rate of each
+    From a top-level ``metric_settings`` record if the summary has one (flat, or one record per
+    dataset name; the list of metrics that ran is left out); the sample rate of each
     dataset in ``datasets`` (the shared ones); and the PESQ mode per dataset when PESQ was
     measured, resolved as the metric does (``config.pesq_mode``, else narrow-band at 8 kHz and
     wide-band at 16 kHz), so an explicit mode equal to the automatic one is not a difference.
     """
     out: dict[str, Any] = {}
+    ds_info = summary.get("datasets") or {}
     rec = summary.get("metric_settings")
     if isinstance(rec, Mapping):
-        out.update(_flatten(rec))
+        for key, value in _flatten(rec).items():
+            head, last = key.split(".")[0], key.split(".")[-1]
+            if last in _SELECTION_KEYS:
+                continue  # which metrics ran is compared metric by metric, not as a setting
+            if last == "pesq_mode":
+                continue  # compared below as resolved per dataset (None = automatic = nb/wb by rate)
+            if head in ds_info and datasets is not None and head not in datasets:
+                continue  # settings of a dataset only one run evaluated
+            out[key] = value
     config = summary.get("config") if isinstance(summary.get("config"), Mapping) else {}
-    ds_info = summary.get("datasets") or {}
     names = set(summary.get("metrics_meta") or {}) | set(_metric_names(summary))
     for ds in sorted(datasets if datasets is not None else ds_info):
         sr = (ds_info.get(ds) or {}).get("sample_rate")

@@ -348,3 +348,25 @@ def test_cli_subprocess_exit_code(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 1, res.stderr
     assert "missing_in_new" in res.stdout and "si_snri" in res.stdout
+
+
+def test_metric_settings_record_per_dataset():
+    def with_settings(**over) -> dict:
+        s = summary()
+        rec = {"metrics": ["si_snr", "pesq"], "sample_rate": 8000, "pesq_mode": None,
+               "sdr_filter_length": 512, "definitions_version": 1}
+        s["metric_settings"] = {"mini-2mix": {**rec, **over}, "mini-wham": dict(rec)}
+        return s
+    # which metrics ran and an explicit PESQ mode equal to the automatic one are not differences
+    assert compare_summaries(with_settings(), with_settings(metrics=["si_snr"], pesq_mode="nb")).comparable
+    c = compare_summaries(with_settings(), with_settings(sdr_filter_length=256))
+    assert c.exit_code == 3 and c.reasons == [
+        "metric setting mini-2mix.sdr_filter_length differs (baseline 512, new 256)"]
+    c = compare_summaries(with_settings(), with_settings(definitions_version=2))
+    assert c.exit_code == 3 and "definitions_version" in c.reasons[0]
+    # settings of a dataset that only one run evaluated do not matter
+    b, n = with_settings(), with_settings(sdr_filter_length=256)
+    n["entries"] = [e for e in n["entries"] if e["dataset"] == "mini-wham"]
+    del n["datasets"]["mini-2mix"]
+    c = compare_summaries(b, n)
+    assert c.comparable and row(c, "(entry)").status == "missing_in_new" and c.exit_code == 1
