@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
         --update-baseline) UPDATE=1; shift ;;
         --no-history) HISTORY_ADD=0; shift ;;
         --) shift; RUN_ARGS=("$@"); break ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "ci_regression.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
