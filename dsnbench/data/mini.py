@@ -1,0 +1,129 @@
+"""Builder of the bundled mini benchmark (``scripts/build_mini.py`` calls :func:`build_mini`).
+
+From ``../shared/data``: LibriSpeech **test-other** speakers only (10 speakers, 5 F / 5 M) and
+the real Speech Commands background noise. Deterministic: mixture ``i`` draws from its own
+generator ``default_rng([SEED, i])``, so building the first k mixtures gives the same bytes
+as building all of them.
+
+* ``mini-2mix``: WSJ0-2mix layout (``wav8k/min/tt/{mix,s1,s2}``, 16-bit PCM), mixed the
+  WSJ0-2mix way (:func:`dsnbench.data.librispeech.mix_wsj0_2mix`): two different speakers,
+  both utterances from their start, cut to a target length drawn in [3.0, 3.4] s and
+  truncated to the shorter (min), active-level normalised, relative gain 0-5 dB, s1 louder.
+* ``mini-wham``: the same mixtures plus a random excerpt of a real noise recording at WHAM!
+  levels (:func:`dsnbench.data.librispeech.add_noise_wham`), WHAM! layout (float32, the six
+  folders ``mix_clean, mix_both, mix_single, s1, s2, noise``).
+
+Each split folder also gets a ``metadata.csv`` (source utterances, speakers, genders, gains,
+noise file and excerpt, SNR), which the readers merge into the utterances' metadata.
+"""
+from __future__ import annotations
+
+import csv
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+from .librispeech import (TEST_SUBSET, add_noise_wham, list_noise, list_utterances, mix_wsj0_2mix,
+                          mixture_id, read_audio, shared_data_dir)
+from .wavio import write_wav
+
+SEED = 20250706
+N_MIXTURES = 40
+SAMPLE_RATE = 8000
+LENGTH_RANGE_S = (3.0, 3.4)
+
+TWO_MIX_FOLDERS = ("mix", "s1", "s2")
+WHAM_FOLDERS = ("mix_clean", "mix_both", "mix_single", "s1", "s2", "noise")
+
+
+def _genders(data_dir: Path) -> dict[str, str]:
+    path = data_dir / "librispeech" / TEST_SUBSET / "SPEAKERS.TXT"
+    out: dict[str, str] = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            if line.startswith(";") or "|" not in line:
+                continue
+            parts = [p.strip() for p in line.split("|")]
+            out[parts[0]] = parts[1]
+    return out
+
+
+def plan(data_dir: Path, n: int = N_MIXTURES) -> list[tuple[Path, Path]]:
+    """The (s1 utterance, s2 utterance) of each mixture: distinct speaker pairs in a seeded
+    order, each utterance used at most once while a speaker has unused ones."""
+    speakers = list_utterances(TEST_SUBSET, data_dir)
+    rng = np.random.default_rng(SEED)
+    names = sorted(speakers)
+    pairs = list(itertools.combinations(names, 2))
+    order = rng.permutation(len(pairs))
+    queues = {s: [speakers[s][k] for k in rng.permutation(len(speakers[s]))] for s in names}
+    used = {s: 0 for s in names}
+    out = []
+    for k in range(n):
+        a, b = pairs[order[k % len(pairs)]]
+        if rng.random() < 0.5:
+            a, b = b, a
+        pa = queues[a][used[a] % len(queues[a])]
+        pb = queues[b][used[b] % len(queues[b])]
+        used[a] += 1
+        used[b] += 1
+        out.append((pa, pb))
+    return out
+
+
+def build_mini(out_dir: Path, data_dir: Path | None = None, n: int = N_MIXTURES,
+               limit: int | None = None) -> list[dict]:
+    """Write ``<out_dir>/mini-2mix`` and ``<out_dir>/mini-wham``; return the metadata rows.
+
+    ``limit`` builds only the first ``limit`` of the ``n`` planned mixtures (same bytes).
+    """
+    data_dir = Path(data_dir) if data_dir is not None else shared_data_dir()
+    out_dir = Path(out_dir)
+    genders = _genders(data_dir)
+    noise_files = list_noise(data_dir)
+    base2 = out_dir / "mini-2mix" / "wav8k" / "min" / "tt"
+    basew = out_dir / "mini-wham" / "wav8k" / "min" / "tt"
+    for f in TWO_MIX_FOLDERS:
+        (base2 / f).mkdir(parents=True, exist_ok=True)
+    for f in WHAM_FOLDERS:
+        (basew / f).mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, (pa, pb) in enumerate(plan(data_dir, n)[: limit if limit is not None else n]):
+        rng = np.random.default_rng([SEED, i])
+        target = int(round(rng.uniform(*LENGTH_RANGE_S) * SAMPLE_RATE))
+        a = read_audio(pa, SAMPLE_RATE)[:target]
+        b = read_audio(pb, SAMPLE_RATE)[:target]
+        m = mix_wsj0_2mix(a, b, rng, SAMPLE_RATE, "min")
+        uid = mixture_id(pa.stem, pb.stem, m.level_db)
+        for folder, x in zip(TWO_MIX_FOLDERS, (m.mix, m.s1, m.s2)):
+            write_wav(base2 / folder / f"{uid}.wav", x, SAMPLE_RATE, "PCM_16")
+        nf = noise_files[int(rng.integers(len(noise_files)))]
+        noise_full = read_audio(nf, SAMPLE_RATE)
+        start = int(rng.integers(0, noise_full.shape[0] - m.s1.shape[0] + 1))
+        w = add_noise_wham(m, noise_full[start: start + m.s1.shape[0]], rng, SAMPLE_RATE)
+        for folder, x in zip(WHAM_FOLDERS, (w.mix, w.mix_both, w.mix_single, w.s1, w.s2, w.noise)):
+            write_wav(basew / folder / f"{uid}.wav", x, SAMPLE_RATE, "FLOAT")
+        rows.append({
+            "utt_id": uid,
+            "s1_utterance": pa.stem, "s1_speaker": pa.stem.split("-")[0],
+            "s1_gender": genders.get(pa.stem.split("-")[0], ""),
+            "s2_utterance": pb.stem, "s2_speaker": pb.stem.split("-")[0],
+            "s2_gender": genders.get(pb.stem.split("-")[0], ""),
+            "relative_gain_db": round(2 * m.level_db, 5),
+            "n_samples": int(m.s1.shape[0]),
+            "noise_file": nf.name, "noise_start_s": round(start / SAMPLE_RATE, 4),
+            "snr_db": w.snr_db, "wham_scale": round(w.scale / m.scale, 6),
+        })
+    two_cols = ["utt_id", "s1_utterance", "s1_speaker", "s1_gender", "s2_utterance", "s2_speaker",
+                "s2_gender", "relative_gain_db", "n_samples"]
+    _write_csv(base2 / "metadata.csv", [{k: r[k] for k in two_cols} for r in rows])
+    _write_csv(basew / "metadata.csv", rows)
+    return rows
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
