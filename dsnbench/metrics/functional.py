@@ -1,103 +1,351 @@
 """Metric functions on numpy arrays. Reference first in every public function.
 
 Shape conventions: single-signal functions take ``reference [T]`` and ``estimate [T]``;
-batched ones take ``[n_src, T]``.
+batched ones take ``[n_src, T]`` and work row by row (row ``i`` of the references with row ``i``
+of the estimates), except the ``*_matrix`` functions, which score every pair.
+
+Definitions (design section 6):
+
+- **SI-SNR**: zero-mean scale-invariant SNR (Le Roux et al. 2019), float64.
+- **SDR**: BSS Eval v3 ``bss_eval_sources`` SDR with a 512-tap time-invariant distortion filter,
+  computed in float64 by torchmetrics' ``signal_distortion_ratio``. For one estimate ``e`` of
+  reference ``s`` it is ``10 log10(||P_s e||^2 / ||e - P_s e||^2)``, where ``P_s`` projects onto
+  the span of the 512 delayed copies of ``s``. In BSS Eval v3 the interference and artifact
+  terms sum to ``e - P_s e``, so SDR depends only on the estimate and *its own* reference, not
+  on the other sources: computing SDR pair by pair on the pairs aligned by the SI-SNR
+  permutation gives exactly what ``mir_eval.separation.bss_eval_sources(refs, aligned,
+  compute_permutation=False)`` gives (tested to 1e-6 dB, and against the original MATLAB
+  values to 1e-2 dB).
+- **PESQ**: ITU-T P.862 narrow-band (default at 8 kHz) or P.862.2 wide-band (default at
+  16 kHz) by the ``pesq`` package; MOS-LQO.
+- **STOI / ESTOI**: Taal et al. 2011 / Jensen & Taal 2016 as in ``pystoi`` 0.4.1 (clean
+  reference first); see :mod:`.intelligibility`.
+
+Failure policy: a value that is undefined for the input raises :class:`MetricError` whose
+message is the reason; :class:`dsnbench.metrics.suite.MetricSuite` turns it into NaN plus the
+reason and never lets it escape. A signal is **silent** when its mean square after removing its
+mean is at most ``SILENT_POWER`` (1e-12, i.e. an RMS of 1e-6, about -120 dBFS: far below the
+least significant bit of 16-bit audio).
 """
 from __future__ import annotations
 
 import itertools
+import math
+from typing import Sequence
 
 import numpy as np
 
 EPS = 1e-12
+#: mean-square power (after mean removal) at or below which a whole signal counts as silent
+SILENT_POWER = 1e-12
+#: BSS Eval v3 distortion filter length in taps
+SDR_FILTER_LENGTH = 512
 
+
+class MetricError(ValueError):
+    """A metric that is undefined for this input; ``str(exc)`` is the reason recorded."""
+
+
+# --------------------------------------------------------------------------------------
+# input checks
+# --------------------------------------------------------------------------------------
+
+def _as_float64(x: np.ndarray, what: str, ndim: int | None = None) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)
+    if ndim is not None and a.ndim != ndim:
+        raise MetricError(f"{what} must be {ndim}-D, got shape {a.shape}")
+    return a
+
+
+def check_finite(x: np.ndarray, what: str) -> None:
+    """Raise :class:`MetricError` naming ``what`` if ``x`` holds NaN or Inf samples."""
+    if not np.all(np.isfinite(x)):
+        bad = int(np.count_nonzero(~np.isfinite(x)))
+        raise MetricError(f"{what} has {bad} non-finite sample(s)")
+
+
+def is_silent(x: np.ndarray) -> np.ndarray | bool:
+    """True where a signal (or each row of ``[n, T]``) is silent (see module docstring)."""
+    a = np.asarray(x, dtype=np.float64)
+    centred = a - a.mean(axis=-1, keepdims=True)
+    power = np.mean(centred * centred, axis=-1)
+    return power <= SILENT_POWER
+
+
+def _check_pairs(references: np.ndarray, estimates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    refs = _as_float64(references, "references")
+    ests = _as_float64(estimates, "estimates")
+    if refs.shape != ests.shape:
+        raise MetricError(f"references {refs.shape} and estimates {ests.shape} differ in shape")
+    if refs.ndim not in (1, 2) or refs.shape[-1] < 1:
+        raise MetricError(f"expected [T] or [n_src, T] signals, got shape {refs.shape}")
+    return refs, ests
+
+
+def _check_signals(refs: np.ndarray, ests: np.ndarray) -> None:
+    """Finite and non-silent, reporting the first problem (row indices in the message)."""
+    r2, e2 = np.atleast_2d(refs), np.atleast_2d(ests)
+    for name, arr in (("reference", r2), ("estimate", e2)):
+        for i, row in enumerate(arr):
+            check_finite(row, f"{name} {i}" if arr.shape[0] > 1 else name)
+    for name, arr in (("reference", r2), ("estimate", e2)):
+        silent = np.atleast_1d(is_silent(arr))
+        if silent.any():
+            idx = int(np.flatnonzero(silent)[0])
+            raise MetricError(f"silent {name}" + (f" {idx}" if arr.shape[0] > 1 else ""))
+
+
+# --------------------------------------------------------------------------------------
+# SI-SNR and PIT
+# --------------------------------------------------------------------------------------
 
 def si_snr(reference: np.ndarray, estimate: np.ndarray) -> float:
     """Scale-invariant SNR in dB, zero-mean (Le Roux et al. 2019, "SDR - half-baked or well done?").
 
     ``10 log10(||a s||^2 / ||a s - e||^2)`` with ``a = <e, s> / ||s||^2`` after removing the mean
-    of both signals. Raises ValueError on a silent reference or estimate (the value is undefined).
+    of both signals. Raises :class:`MetricError` (a ValueError) on a silent reference or
+    estimate, or non-finite samples (the value is undefined).
 
     Shape: ``reference [T]``, ``estimate [T]``.
     """
     s = np.asarray(reference, dtype=np.float64)
     e = np.asarray(estimate, dtype=np.float64)
     if s.shape != e.shape or s.ndim != 1:
-        raise ValueError(f"si_snr needs two equal 1-D signals, got {s.shape} and {e.shape}")
-    if not (np.all(np.isfinite(s)) and np.all(np.isfinite(e))):
-        raise ValueError("non-finite samples")
-    s = s - s.mean()
-    e = e - e.mean()
-    ss = float(np.dot(s, s))
-    if ss <= EPS * s.size:
-        raise ValueError("silent reference")
-    if float(np.dot(e, e)) <= EPS * e.size:
-        raise ValueError("silent estimate")
-    target = (np.dot(e, s) / ss) * s
-    noise = e - target
-    return float(10 * np.log10(np.dot(target, target) / max(np.dot(noise, noise), EPS * EPS)))
+        raise MetricError(f"si_snr needs two equal 1-D signals, got {s.shape} and {e.shape}")
+    value = si_snr_matrix(s[None], e[None], strict=True)[0, 0]
+    return float(value)
 
 
-def si_snr_matrix(references: np.ndarray, estimates: np.ndarray) -> np.ndarray:
+def si_snr_matrix(references: np.ndarray, estimates: np.ndarray, *, strict: bool = True) -> np.ndarray:
     """Pairwise SI-SNR: ``out[i, j] = si_snr(references[i], estimates[j])``.
+
+    With ``strict`` (default) an undefined pair (silent or non-finite signal) raises
+    :class:`MetricError`; otherwise it is NaN. The residual ``e - a s`` is formed explicitly (not
+    by subtracting energies), so a high SI-SNR keeps its precision.
 
     Shape: ``references [n_src, T]``, ``estimates [n_est, T]`` -> ``[n_src, n_est]``.
     """
-    return np.array([[si_snr(r, e) for e in estimates] for r in references])
+    refs = _as_float64(references, "references", 2)
+    ests = _as_float64(estimates, "estimates", 2)
+    if refs.shape[1] != ests.shape[1]:
+        raise MetricError(f"references and estimates differ in length: {refs.shape[1]} vs {ests.shape[1]}")
+    if strict:
+        _check_signals(refs, ests)
+    finite_r = np.all(np.isfinite(refs), axis=1)
+    finite_e = np.all(np.isfinite(ests), axis=1)
+    s = np.where(finite_r[:, None], refs, 0.0)
+    e = np.where(finite_e[:, None], ests, 0.0)
+    s = s - s.mean(axis=1, keepdims=True)
+    e = e - e.mean(axis=1, keepdims=True)
+    ss = np.einsum("it,it->i", s, s)
+    ee = np.einsum("jt,jt->j", e, e)
+    dots = s @ e.T  # [n_src, n_est]
+    out = np.empty(dots.shape)
+    n = s.shape[1]
+    for i in range(s.shape[0]):
+        scale = dots[i] / max(ss[i], EPS * EPS)         # [n_est]
+        residual = e - scale[:, None] * s[i][None, :]    # [n_est, T]
+        target_energy = scale * scale * ss[i]
+        noise_energy = np.einsum("jt,jt->j", residual, residual)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[i] = 10 * np.log10(np.maximum(target_energy, EPS * EPS) / np.maximum(noise_energy, EPS * EPS))
+    undefined = (~finite_r[:, None]) | (~finite_e[None, :]) | (ss[:, None] <= SILENT_POWER * n) \
+        | (ee[None, :] <= SILENT_POWER * n)
+    out[undefined] = np.nan
+    return out
 
 
 def best_permutation(score: np.ndarray) -> tuple[int, ...]:
     """Permutation ``p`` maximising ``mean_i score[i, p[i]]`` (reference i <-> estimate p[i]).
 
-    Ties are broken by the first permutation in lexicographic order, so the choice is
-    deterministic. Shape: ``score [n_src, n_src]``.
+    NaN entries (undefined pairs) count as minus infinity, so a permutation is still chosen
+    when one estimate is silent. Ties are broken by the first permutation in lexicographic
+    order, so the choice is deterministic. Shape: ``score [n_src, n_src]``.
     """
+    score = np.where(np.isnan(score), -np.inf, np.asarray(score, dtype=np.float64))
     n = score.shape[0]
     best, best_val = None, -np.inf
+    rows = np.arange(n)
     for perm in itertools.permutations(range(n)):
-        val = float(np.mean([score[i, perm[i]] for i in range(n)]))
-        if val > best_val:
+        vals = score[rows, list(perm)]
+        val = -np.inf if np.any(np.isneginf(vals)) else float(np.mean(vals))
+        if best is None or val > best_val:
             best, best_val = perm, val
     assert best is not None
     return tuple(int(p) for p in best)
 
 
+# --------------------------------------------------------------------------------------
+# SDR (BSS Eval v3)
+# --------------------------------------------------------------------------------------
+
+def sdr(reference: np.ndarray, estimate: np.ndarray, filter_length: int = SDR_FILTER_LENGTH) -> float | np.ndarray:
+    """BSS Eval v3 SDR in dB (512-tap distortion filter, float64), row by row.
+
+    Equal to ``mir_eval.separation.bss_eval_sources(reference, estimate,
+    compute_permutation=False)[0]`` (see the module docstring for why one reference suffices).
+    Computed by ``torchmetrics.functional.audio.signal_distortion_ratio`` in one batched float64
+    call; each signal is first scaled to unit norm (SDR is invariant to both scales), which
+    keeps torchmetrics' 1e-6 norm clamp out of play for quiet signals.
+
+    Not symmetric: the reference is the first argument. Raises :class:`MetricError` on a silent
+    or non-finite signal. Make sure torch runs on one thread in worker processes (design
+    section 9: batched ``torch.linalg.solve`` with ``set_num_threads(k > 1)`` gives wrong results).
+
+    Shape: ``reference [T]`` and ``estimate [T]`` -> float, or ``[n, T]`` and ``[n, T]`` -> ``[n]``.
+    """
+    refs, ests = _check_pairs(reference, estimate)
+    _check_signals(refs, ests)
+    if refs.shape[-1] < 2:
+        raise MetricError("signal too short for SDR")
+    import torch
+    from torchmetrics.functional.audio.sdr import signal_distortion_ratio
+
+    refs2, ests2 = np.atleast_2d(refs), np.atleast_2d(ests)
+    refs2 = refs2 / np.linalg.norm(refs2, axis=1, keepdims=True)
+    ests2 = ests2 / np.linalg.norm(ests2, axis=1, keepdims=True)
+    with torch.no_grad():
+        values = signal_distortion_ratio(torch.from_numpy(ests2), torch.from_numpy(refs2),
+                                         filter_length=int(filter_length)).numpy().astype(np.float64)
+    if not np.all(np.isfinite(values)):
+        bad = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise MetricError(f"SDR not finite for pair {bad} (estimate equals a filtered reference "
+                          f"to machine precision, or the reference is degenerate)")
+    return values if refs.ndim == 2 else float(values[0])
+
+
+# --------------------------------------------------------------------------------------
+# PESQ
+# --------------------------------------------------------------------------------------
+
+PESQ_RATES = (8000, 16000)
+
+
+def default_pesq_mode(sample_rate: int) -> str:
+    """``"nb"`` at 8 kHz, ``"wb"`` at 16 kHz (design section 6). ValueError at other rates."""
+    if sample_rate == 8000:
+        return "nb"
+    if sample_rate == 16000:
+        return "wb"
+    raise ValueError(f"PESQ is defined at 8000 or 16000 Hz only, not {sample_rate} Hz")
+
+
+def check_pesq_mode(mode: str, sample_rate: int) -> str:
+    """Validate a PESQ mode for a rate: nb at 8 or 16 kHz, wb only at 16 kHz."""
+    if mode not in ("nb", "wb"):
+        raise ValueError(f"pesq mode must be 'nb' or 'wb', got {mode!r}")
+    if sample_rate not in PESQ_RATES:
+        raise ValueError(f"PESQ is defined at 8000 or 16000 Hz only, not {sample_rate} Hz")
+    if mode == "wb" and sample_rate != 16000:
+        raise ValueError(f"wide-band PESQ needs 16000 Hz audio, the data is at {sample_rate} Hz")
+    return mode
+
+
+def pesq(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, mode: str | None = None) -> float:
+    """PESQ MOS-LQO by the ``pesq`` package (P.862 ``"nb"`` or P.862.2 ``"wb"``).
+
+    ``mode`` None picks the default for the rate (:func:`default_pesq_mode`). The package's own
+    failures on silent or too short inputs (NoUtterancesError, BufferTooShortError,
+    ValueError, ...) become :class:`MetricError` with the reason.
+
+    Shape: ``reference [T]``, ``estimate [T]``.
+    """
+    import pesq as pesq_pkg
+
+    mode = check_pesq_mode(mode or default_pesq_mode(sample_rate), sample_rate)
+    ref = _as_float64(reference, "reference", 1)
+    est = _as_float64(estimate, "estimate", 1)
+    if ref.shape != est.shape:
+        raise MetricError(f"reference {ref.shape} and estimate {est.shape} differ in shape")
+    _check_signals(ref, est)
+    try:
+        return float(pesq_pkg.pesq(sample_rate, ref, est, mode))
+    except (pesq_pkg.PesqError, ValueError, RuntimeError) as exc:
+        msg = str(exc).strip() or "no message"
+        raise MetricError(f"pesq {type(exc).__name__}: {msg}") from None
+
+
+# --------------------------------------------------------------------------------------
+# segmental SI-SNR
+# --------------------------------------------------------------------------------------
+
 #: a reference whose power on a segment is this far below its power over the whole
-#: utterance counts as silent there (its SI-SNR would be dominated by noise floor)
+#: utterance counts as silent there (its SI-SNR would be dominated by the noise floor)
 SILENT_SEGMENT_DB = -40.0
+#: default fixed segment grid for static models (seconds; hop = half the length)
+DEFAULT_SEGMENT_S = 0.25
+
+
+def default_grid(sample_rate: int) -> tuple[int, int]:
+    """The fixed grid for models without a trace: 0.25 s segments with 50 % overlap.
+
+    Returns ``(length, hop)`` in samples (2000, 1000 at 8 kHz).
+    """
+    length = int(round(DEFAULT_SEGMENT_S * sample_rate))
+    if length < 2:
+        raise ValueError(f"sample rate {sample_rate} Hz is too low for a 0.25 s grid")
+    return length, length // 2
 
 
 def segmental_si_snr(references: np.ndarray, estimates: np.ndarray, length: int, hop: int,
-                     n_segments: int) -> tuple[list[float], list[str | None]]:
-    """SI-SNR per segment ``[s*hop, s*hop+length)``, averaged over sources.
+                     n_segments: int, silent_db: float = SILENT_SEGMENT_DB) -> tuple[list[float], list[str | None]]:
+    """SI-SNR per segment ``[s*hop, s*hop+length)`` (clipped to T), averaged over sources.
 
-    ``estimates`` must already be aligned to ``references`` (after PIT). A segment where any
-    reference is silent (power more than 40 dB below that reference's mean power over the
-    utterance) or is shorter than 2 samples gets NaN with the reason.
+    ``estimates`` must already be aligned to ``references`` (after PIT). Each segment's SI-SNR
+    is zero-mean on that segment. A segment gets NaN and a reason when:
 
-    Shape: ``references [n_src, T]``, ``estimates [n_src, T]`` -> ``n_segments`` values.
+    - any reference is silent there: its mean power on the segment is at most ``silent_db``
+      (-40 dB) relative to that same reference's mean power over the whole utterance (so a
+      quiet speaker is measured against its own level), or the segment power is digital
+      silence (:data:`SILENT_POWER`); reason ``"silent reference in segment"``;
+    - an estimate is silent there (reason ``"silent estimate in segment"``) or has non-finite
+      samples there;
+    - it has fewer than 2 samples (a segment beyond the end of the signal).
+
+    Shape: ``references [n_src, T]``, ``estimates [n_src, T]`` -> ``n_segments`` values and
+    ``n_segments`` reasons (None where the value is defined).
     """
     refs = np.asarray(references, dtype=np.float64)
     ests = np.asarray(estimates, dtype=np.float64)
+    if refs.ndim != 2 or refs.shape != ests.shape:
+        reason = f"references {refs.shape} and estimates {ests.shape} are not two equal [n_src, T] arrays"
+        return [math.nan] * n_segments, [reason] * n_segments
     total = refs.shape[1]
-    mean_power = np.mean(refs ** 2, axis=1)
+    finite_refs = np.all(np.isfinite(refs), axis=1)
+    mean_power = np.mean(np.where(np.isfinite(refs), refs, 0.0) ** 2, axis=1)
+    threshold = np.maximum(mean_power * 10 ** (silent_db / 10), SILENT_POWER)
     values: list[float] = []
     reasons: list[str | None] = []
     for s in range(n_segments):
         a, b = s * hop, min(s * hop + length, total)
         if b - a < 2:
-            values.append(float("nan"))
+            values.append(math.nan)
             reasons.append("segment shorter than 2 samples")
             continue
-        seg_power = np.mean(refs[:, a:b] ** 2, axis=1)
-        if np.any(seg_power <= mean_power * 10 ** (SILENT_SEGMENT_DB / 10)):
-            values.append(float("nan"))
+        r, e = refs[:, a:b], ests[:, a:b]
+        if not finite_refs.all() or not np.all(np.isfinite(r)):
+            values.append(math.nan)
+            reasons.append("non-finite reference")
+            continue
+        if not np.all(np.isfinite(e)):
+            values.append(math.nan)
+            reasons.append("non-finite estimate in segment")
+            continue
+        seg_power = np.mean(r * r, axis=1)
+        if np.any(seg_power <= threshold) or np.any(is_silent(r)):
+            values.append(math.nan)
             reasons.append("silent reference in segment")
             continue
-        try:
-            values.append(float(np.mean([si_snr(refs[i, a:b], ests[i, a:b]) for i in range(refs.shape[0])])))
-            reasons.append(None)
-        except ValueError as exc:
-            values.append(float("nan"))
-            reasons.append(str(exc))
+        if np.any(is_silent(e)):
+            values.append(math.nan)
+            reasons.append("silent estimate in segment")
+            continue
+        diag = [si_snr_matrix(r[i:i + 1], e[i:i + 1], strict=False)[0, 0] for i in range(r.shape[0])]
+        values.append(float(np.mean(diag)))
+        reasons.append(None)
     return values, reasons
+
+
+def mean_over_sources(values: Sequence[float]) -> float:
+    """Mean of per-source values (NaN if any is NaN)."""
+    return float(np.mean(np.asarray(values, dtype=np.float64)))

@@ -1,84 +1,309 @@
 """The per-utterance metric suite: PIT on SI-SNR, then every selected metric on aligned pairs.
 
 The run loop calls :meth:`MetricSuite.input_values` once per utterance of a dataset (cacheable:
-it depends only on the data and the suite's settings) and :meth:`MetricSuite.evaluate` once per
-(model, utterance). Both are pure functions of numpy arrays, so they run in worker processes.
-A metric that fails gives NaN and a reason; it never raises out of the suite.
+it depends only on the data and the suite's settings; see :mod:`.cache`) and
+:meth:`MetricSuite.evaluate` once per (model, utterance). Both are pure functions of numpy
+arrays, so they run in worker processes (one torch thread each: call :func:`worker_init`).
+
+Convention (design section 6): the permutation is the one that maximises the mean SI-SNR over
+sources (recorded); every other metric is computed on the pairs it aligns (SDR, PESQ, STOI,
+ESTOI), then averaged over sources. ``*_input`` is the metric of the unprocessed mixture against
+each source, averaged over sources; ``*i`` is the metric minus its input value.
+
+Failure policy: a metric that is undefined for an utterance (silent reference, silent estimate,
+NaN/Inf samples, too short for PESQ or STOI, ...) is NaN in ``values`` and every NaN column has
+its reason in ``errors`` (the run loop writes them to the ``error`` column and counts them per
+metric in summary.json). Nothing here raises for any input arrays; only constructing a suite
+with invalid settings raises ValueError.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from . import METRICS, MetricSpec
-from .functional import best_permutation, si_snr, si_snr_matrix
+from .functional import (SDR_FILTER_LENGTH, MetricError, best_permutation, check_pesq_mode,
+                         default_pesq_mode, is_silent, pesq, sdr, segmental_si_snr, si_snr_matrix)
+
+#: the order of metric columns (design section 7)
+CANONICAL_ORDER = ("si_snr", "sdr", "pesq", "stoi", "estoi")
+#: bump when a definition here changes values (invalidates cached input metrics)
+DEFINITIONS_VERSION = 1
 
 
 @dataclass
 class UtteranceMetrics:
-    """Per-utterance values: ``values[col]`` for each metric column, NaN where it failed."""
+    """Per-utterance values: ``values[col]`` for each metric column, NaN where it failed.
+
+    ``errors[col]`` gives the reason for each NaN column. ``per_source[metric]`` holds the
+    per-source values (reference order) behind each mean, NaN where undefined.
+    ``segments`` holds ``(values, reasons)`` of segmental SI-SNR when a grid was asked for.
+    """
 
     values: dict[str, float]
     permutation: tuple[int, ...] | None
     errors: dict[str, str] = field(default_factory=dict)
+    per_source: dict[str, list[float]] = field(default_factory=dict)
+    segments: tuple[list[float], list[str | None]] | None = None
+
+
+def worker_init() -> None:
+    """Initializer for metric worker processes: one torch/BLAS thread (design section 9)."""
+    import os
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+    torch.set_num_threads(1)
 
 
 class MetricSuite:
-    """The metrics chosen for a run, with their settings."""
+    """The metrics chosen for a run, with their settings.
 
-    def __init__(self, names: Sequence[str] | None = None, sample_rate: int = 8000) -> None:
-        self.names = list(names) if names else METRICS.names()
-        for n in self.names:
+    ``names`` selects a subset of the registered metrics (the CLI's ``--metrics``), default all;
+    columns come in the order of design section 7. ``pesq_mode`` forces a PESQ mode where it is
+    valid (``"nb"`` at 8 or 16 kHz, ``"wb"`` at 16 kHz); by default nb at 8 kHz, wb at 16 kHz.
+    Raises ValueError for an unknown name (with suggestions) or an invalid PESQ setting.
+    """
+
+    def __init__(self, names: Sequence[str] | None = None, sample_rate: int = 8000,
+                 pesq_mode: str | None = None) -> None:
+        chosen = list(dict.fromkeys(names)) if names else METRICS.names()
+        for n in chosen:
             METRICS.entry(n)  # did-you-mean on a typo
+        order = {n: i for i, n in enumerate(CANONICAL_ORDER)}
+        self.names = sorted(chosen, key=lambda n: (order.get(n, len(order)), n))
         self.sample_rate = int(sample_rate)
+        self.pesq_mode: str | None = None
+        if "pesq" in self.names:
+            try:
+                self.pesq_mode = check_pesq_mode(pesq_mode, self.sample_rate) if pesq_mode else \
+                    default_pesq_mode(self.sample_rate)
+            except ValueError as exc:
+                others = ",".join(n for n in self.names if n != "pesq")
+                raise ValueError(f"{exc}; choose another --pesq-mode or leave PESQ out"
+                                 + (f" (--metrics {others})" if others else "")) from None
+        elif pesq_mode is not None and pesq_mode not in ("nb", "wb"):
+            raise ValueError(f"pesq mode must be 'nb' or 'wb', got {pesq_mode!r}")
 
+    # -- description -------------------------------------------------------------------
     def specs(self) -> dict[str, MetricSpec]:
         return {n: METRICS.get(n) for n in self.names}
 
-    def settings(self) -> dict:
+    def settings(self) -> dict[str, Any]:
         """Everything the values depend on besides the audio (the cache key of input values)."""
-        return {"metrics": sorted(self.names), "sample_rate": self.sample_rate}
+        return {"metrics": sorted(self.names), "sample_rate": self.sample_rate,
+                "pesq_mode": self.pesq_mode, "sdr_filter_length": SDR_FILTER_LENGTH,
+                "definitions_version": DEFINITIONS_VERSION}
 
     def columns(self) -> list[str]:
         cols = []
         for n in self.names:
-            cols += [n, f"{n}_input", f"{n}i"]
+            spec = METRICS.get(n)
+            cols += [n, f"{n}_input", f"{n}i"] if spec.has_input else [n]
         return cols
 
+    def input_columns(self) -> list[str]:
+        return [f"{n}_input" for n in self.names if METRICS.get(n).has_input]
+
+    # -- computing -----------------------------------------------------------------------
     def input_values(self, mixture: np.ndarray, sources: np.ndarray) -> UtteranceMetrics:
         """Each metric of the unprocessed mixture against every source, averaged over sources.
 
         Shape: ``mixture [T]``, ``sources [n_src, T]``.
         """
+        cols = self.input_columns()
+        try:
+            mix = np.asarray(mixture, dtype=np.float64)
+            refs = np.asarray(sources, dtype=np.float64)
+            if refs.ndim != 2 or mix.ndim != 1 or refs.shape[1] != mix.shape[0] or refs.shape[0] < 1:
+                raise MetricError(f"mixture {mix.shape} and sources {refs.shape} are not [T] and [n_src, T]")
+        except (MetricError, ValueError, TypeError) as exc:
+            return UtteranceMetrics({c: math.nan for c in cols}, None, {c: str(exc) for c in cols})
+        n_src = refs.shape[0]
+        estimates = np.broadcast_to(mix, refs.shape)
+        per_source, reasons = self._pair_metrics(refs, np.ascontiguousarray(estimates), input_side=True)
         values: dict[str, float] = {}
         errors: dict[str, str] = {}
-        if "si_snr" in self.names:
-            try:
-                values["si_snr_input"] = float(np.mean([si_snr(s, mixture) for s in sources]))
-            except ValueError as exc:
-                values["si_snr_input"] = float("nan")
-                errors["si_snr_input"] = str(exc)
-        return UtteranceMetrics(values, None, errors)
+        for n in self.names:
+            if not METRICS.get(n).has_input:
+                continue
+            col = f"{n}_input"
+            values[col], reason = _mean_with_reason(per_source[n], reasons[n], n_src)
+            if reason:
+                errors[col] = reason
+        return UtteranceMetrics(values, None, errors,
+                                {f"{k}_input": list(map(float, v)) for k, v in per_source.items()})
 
     def evaluate(self, estimates: np.ndarray, sources: np.ndarray, mixture: np.ndarray,
-                 inputs: UtteranceMetrics) -> UtteranceMetrics:
+                 inputs: UtteranceMetrics | None = None, *,
+                 segment_grid: tuple[int, int, int] | None = None) -> UtteranceMetrics:
         """Metrics of ``estimates`` after the permutation that maximises mean SI-SNR.
+
+        ``inputs`` are this utterance's :meth:`input_values` (computed here when None).
+        ``segment_grid = (length, hop, n_segments)`` also computes segmental SI-SNR on the
+        aligned pairs into ``result.segments``.
 
         Shape: ``estimates [n_src, T]``, ``sources [n_src, T]``, ``mixture [T]``.
         """
-        values: dict[str, float] = dict(inputs.values)
-        errors: dict[str, str] = dict(inputs.errors)
+        if inputs is None:
+            inputs = self.input_values(mixture, sources)
+        in_cols = set(self.input_columns())
+        values: dict[str, float] = {k: v for k, v in inputs.values.items() if k in in_cols}
+        errors: dict[str, str] = {k: v for k, v in inputs.errors.items() if k in in_cols}
+        per_source: dict[str, list[float]] = {k: v for k, v in inputs.per_source.items()}
+        for c in in_cols - set(values):
+            values[c] = math.nan
+            errors.setdefault(c, "input value missing")
         perm: tuple[int, ...] | None = None
+        segments = None
         try:
-            score = si_snr_matrix(sources, estimates)
+            refs = np.asarray(sources, dtype=np.float64)
+            ests = np.asarray(estimates, dtype=np.float64)
+            if refs.ndim != 2 or refs.shape != ests.shape or refs.shape[0] < 1:
+                raise MetricError(f"estimates {ests.shape} do not match sources {refs.shape}")
+            score = si_snr_matrix(refs, ests, strict=False)
             perm = best_permutation(score)
-            values["si_snr"] = float(np.mean([score[i, perm[i]] for i in range(len(perm))]))
-        except ValueError as exc:
-            values["si_snr"] = float("nan")
-            errors["si_snr"] = str(exc)
+            if np.all(np.isnan(score[np.arange(len(perm)), list(perm)])):
+                perm = None
+            order = list(perm) if perm is not None else list(range(refs.shape[0]))
+            aligned = ests[order]
+            pairs, reasons = self._pair_metrics(refs, aligned, input_side=False, si_snr_diag=score[np.arange(len(order)), order])
+            for n in self.names:
+                values[n], reason = _mean_with_reason(pairs[n], reasons[n], refs.shape[0])
+                per_source[n] = [float(v) for v in pairs[n]]
+                if reason:
+                    errors[n] = reason
+            if segment_grid is not None:
+                length, hop, n_seg = (int(v) for v in segment_grid)
+                if perm is None:
+                    segments = ([math.nan] * n_seg, ["no permutation (SI-SNR undefined for every pair)"] * n_seg)
+                else:
+                    segments = segmental_si_snr(refs, aligned, length, hop, n_seg)
+        except (MetricError, ValueError, TypeError) as exc:
+            for n in self.names:
+                values[n] = math.nan
+                errors[n] = str(exc)
+            if segment_grid is not None:
+                segments = ([math.nan] * int(segment_grid[2]), [str(exc)] * int(segment_grid[2]))
         for n in self.names:
-            if f"{n}_input" in values and n in values:
-                values[f"{n}i"] = values[n] - values[f"{n}_input"]
-        return UtteranceMetrics(values, perm, errors)
+            if not METRICS.get(n).has_input:
+                continue
+            imp, inp = f"{n}i", f"{n}_input"
+            values[imp] = values[n] - values[inp]
+            if math.isnan(values[imp]):
+                errors[imp] = errors.get(n) or errors.get(inp) or "undefined"
+        ordered = {c: values[c] for c in self.columns() if c in values}
+        return UtteranceMetrics(ordered, perm, {c: errors[c] for c in ordered if c in errors}, per_source, segments)
+
+    # -- internals -----------------------------------------------------------------------
+    def _pair_metrics(self, refs: np.ndarray, ests: np.ndarray, *, input_side: bool,
+                      si_snr_diag: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], dict[str, list]]:
+        """Each selected metric for each pair (row i of refs with row i of ests).
+
+        Returns per-metric arrays ``[n_src]`` (NaN where undefined) and per-metric lists of
+        reasons (None where defined). Never raises.
+        """
+        n_src = refs.shape[0]
+        values = {n: np.full(n_src, math.nan) for n in (*self.names, "stoi", "estoi")}
+        reasons: dict[str, list] = {n: [None] * n_src for n in self.names}
+        what = "mixture" if input_side else "estimate"
+        # reasons shared by every metric of a pair: non-finite or silent signals
+        bad: list[str | None] = [None] * n_src
+        for i in range(n_src):
+            if not np.all(np.isfinite(refs[i])):
+                bad[i] = f"reference {i} has non-finite samples"
+            elif not np.all(np.isfinite(ests[i])):
+                bad[i] = f"{what}{'' if input_side else f' for source {i}'} has " \
+                         f"{int(np.count_nonzero(~np.isfinite(ests[i])))} non-finite sample(s)"
+            elif is_silent(refs[i]):
+                bad[i] = f"silent reference {i}"
+            elif is_silent(ests[i]):
+                bad[i] = f"silent {what}" + ("" if input_side else f" for source {i}")
+        ok = [i for i in range(n_src) if bad[i] is None]
+        for n in self.names:
+            for i in range(n_src):
+                if bad[i] is not None:
+                    reasons[n][i] = bad[i]
+        if not ok:
+            return {n: values[n] for n in self.names}, reasons
+
+        def note(name: str, i: int, text: str) -> None:
+            if reasons[name][i] is None:
+                reasons[name][i] = text if n_src == 1 else f"source {i}: {text}"
+
+        def run(names: tuple[str, ...], fn: Callable[[], None]) -> None:
+            names = tuple(n for n in names if n in self.names)
+            if not names:
+                return
+            try:
+                fn()
+            except MetricError as exc:
+                for n in names:
+                    for i in ok:
+                        if math.isnan(values[n][i]):
+                            note(n, i, str(exc))
+            except Exception as exc:  # a library bug must not stop a run: record it
+                for n in names:
+                    for i in ok:
+                        if math.isnan(values[n][i]):
+                            note(n, i, f"{n} failed: {type(exc).__name__}: {exc}")
+
+        def do_si_snr() -> None:
+            if si_snr_diag is not None:
+                for i in ok:
+                    values["si_snr"][i] = si_snr_diag[i]
+            else:
+                for i in ok:
+                    values["si_snr"][i] = si_snr_matrix(refs[i:i + 1], ests[i:i + 1], strict=False)[0, 0]
+
+        def do_sdr() -> None:
+            out = sdr(refs[ok], ests[ok])
+            for k, i in enumerate(ok):
+                values["sdr"][i] = out[k]
+
+        def do_pesq() -> None:
+            for i in ok:
+                try:
+                    values["pesq"][i] = pesq(refs[i], ests[i], self.sample_rate, self.pesq_mode)
+                except MetricError as exc:
+                    note("pesq", i, str(exc))
+
+        def do_stoi() -> None:
+            from .intelligibility import at_stoi_rate, stoi_estoi_at_rate
+            # on the input side every row is the same mixture: resample it once
+            shared = at_stoi_rate(ests[ok[0]], self.sample_rate) if input_side else None
+            for i in ok:
+                try:
+                    x = at_stoi_rate(refs[i], self.sample_rate)
+                    y = shared if shared is not None else at_stoi_rate(ests[i], self.sample_rate)
+                    values["stoi"][i], values["estoi"][i] = stoi_estoi_at_rate(x, y)
+                except MetricError as exc:
+                    note("stoi", i, str(exc))
+                    note("estoi", i, str(exc))
+
+        run(("si_snr",), do_si_snr)
+        run(("sdr",), do_sdr)
+        run(("pesq",), do_pesq)
+        run(("stoi", "estoi"), do_stoi)
+        # a value that came out NaN without a reason still gets one
+        for n in self.names:
+            for i in range(n_src):
+                if not np.isfinite(values[n][i]):
+                    if reasons[n][i] is None:
+                        reasons[n][i] = f"{n} not finite"
+                    values[n][i] = math.nan
+        return {n: values[n] for n in self.names}, reasons
+
+
+def _mean_with_reason(values: np.ndarray, reasons: list, n_src: int) -> tuple[float, str | None]:
+    """Mean over sources; NaN with the joined reasons if any source is undefined."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size == n_src and np.all(np.isfinite(arr)):
+        return float(np.mean(arr)), None
+    found: list[str] = []
+    for r in reasons:
+        if r is not None and r not in found:
+            found.append(r)
+    return math.nan, "; ".join(found) or "undefined"
