@@ -193,7 +193,7 @@ def test_width_and_gate_mode_conflict_and_bad_widths():
     model = tiny()
     x = torch.randn(1, 100)
     with pytest.raises(ValueError, match="not both"):
-        model(x, width=0.5, gate_mode="infer")
+        model(x, width=0.5, gate_mode="train")
     with pytest.raises(ValueError, match="not one of"):
         model(x, width=0.3)
     with pytest.raises(ValueError, match=r"\[B, S\]"):
@@ -246,3 +246,18 @@ def test_sepformer_preset_geometry():
     assert (cfg.n_intra, cfg.n_inter, cfg.n_heads, cfg.ffn_dim) == (8, 8, 8, 1024)
     assert cfg.segment_length == 2000 and cfg.segment_hop == 1000
     assert math.isclose(cfg.head_dim * cfg.n_heads, cfg.d_model)
+
+
+def test_infer_with_forced_widths_runs_gate_but_keeps_widths():
+    model = tiny()
+    x = torch.randn(1, 300)
+    n = model.n_segments(300)
+    forced = (torch.arange(n) % 4).view(1, -1)
+    with torch.no_grad():
+        out = model(x, widths=forced, gate_mode="infer", beta=100.0)
+        plain = model(x, widths=forced)
+        gated = model(x, gate_mode="infer")
+    assert torch.equal(out.width_idx, forced)
+    assert out.gate_logits is not None
+    torch.testing.assert_close(out.gate_logits, gated.gate_logits)
+    assert torch.equal(out.estimates, plain.estimates)

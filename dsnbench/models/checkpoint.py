@@ -315,3 +315,56 @@ def _some(items: list[str], n: int = 4) -> str:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
+
+
+# --------------------------------------------------------------------------- separators
+CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth")
+
+
+def separator_from_checkpoint(ckpt: Checkpoint, name: str | None = None, width: float | None = None,
+                              betas: Sequence[float] | None = None):
+    """The separator a checkpoint's family implies.
+
+    ``static`` -> :class:`StaticSeparator`; ``supernet`` -> :class:`SlimSeparator` at ``width``
+    (default 1.0); ``dsn`` -> :class:`DSNSeparator` with ``betas`` (default: the checkpoint's
+    operating points), or, given ``width``, its supernet as slim-w.
+    """
+    from .separators import DSNSeparator, SlimSeparator, StaticSeparator
+    model = ckpt.build_model()
+    common = {"provenance": ckpt.provenance, "source": ckpt.path}
+    stem = Path(ckpt.path).stem
+    if ckpt.family == "static":
+        if width is not None and abs(float(width) - float(ckpt.config.static_width or 0)) > 1e-9:
+            raise CheckpointError(f"{ckpt.path}: a static network of width {ckpt.config.static_width} "
+                                  f"cannot run at width {width}")
+        if betas is not None:
+            raise CheckpointError(f"{ckpt.path}: a static network has no operating points (betas)")
+        return StaticSeparator(model, name=name or stem, **common)
+    if ckpt.family == "supernet" or width is not None:
+        if betas is not None:
+            raise CheckpointError(f"{ckpt.path}: betas apply to a gated DSN, not to slim-w")
+        w = 1.0 if width is None else float(width)
+        try:
+            return SlimSeparator(model, width=w, name=name or f"{stem}@slim-{w}", **common)
+        except ValueError as exc:
+            raise CheckpointError(f"{ckpt.path}: {exc}") from None
+    return DSNSeparator(model, betas=betas if betas is not None else ckpt.operating_points,
+                        name=name or stem, **common)
+
+
+def load_separator(path_or_name: str | os.PathLike, name: str | None = None,
+                   width: float | None = None, betas: Sequence[float] | None = None):
+    """A separator from a checkpoint file, or from a registered model name.
+
+    A path (an existing file, or anything ending in .safetensors/.pt/.pth) is loaded with
+    :func:`load_checkpoint`; otherwise the name is looked up in :data:`dsnbench.models.MODELS`
+    (did-you-mean error when unknown). Options: ``name`` (result name), ``width`` (slim-w of a
+    supernet or DSN checkpoint), ``betas`` (operating points of a DSN).
+    """
+    target = str(path_or_name)
+    if Path(target).is_file() or target.endswith(CHECKPOINT_SUFFIXES):
+        return separator_from_checkpoint(load_checkpoint(target), name=name, width=width, betas=betas)
+    from . import MODELS
+    opts: dict[str, Any] = {k: v for k, v in (("name", name), ("width", width), ("betas", betas))
+                            if v is not None}
+    return MODELS.get(target)(**opts)

@@ -502,7 +502,9 @@ class DualPathDSN(nn.Module):
         straight-through with temperature ``tau``; hard forward, gradient reaches the gate),
         ``gate_mode="infer"`` (argmax of logits - ``beta`` * relative cost; ``costs`` overrides
         the cost vector), ``widths`` (given per chunk), ``width`` (one value for all chunks),
-        else the widest. Giving ``width``/``widths`` together with a gate mode is an error.
+        else the widest. With ``gate_mode="infer"`` and ``width``/``widths`` the gate still runs
+        (its logits are returned) but the given widths are used (forced widths: for MAC proofs
+        and gate analysis). ``width``/``widths`` with ``gate_mode="train"`` is an error.
 
         Shape: ``mix`` ``[B, T]``; ``widths`` ``[B, S]`` with ``S = self.n_segments(T)``;
         returns :class:`DSNOutput` (``estimates`` ``[B, n_src, T]``).
@@ -511,8 +513,9 @@ class DualPathDSN(nn.Module):
             raise ValueError(f"mix must be [B, T], got shape {tuple(mix.shape)}")
         if gate_mode not in ("off", "train", "infer"):
             raise ValueError(f"gate_mode must be 'off', 'train' or 'infer', got {gate_mode!r}")
-        if gate_mode != "off" and (width is not None or widths is not None):
-            raise ValueError("give either a gate mode or width/widths, not both")
+        forced = width is not None or widths is not None
+        if gate_mode == "train" and forced:
+            raise ValueError("give either gate_mode='train' or width/widths, not both")
         cfg = self.config
         batch, n_samples = mix.shape
         n_seg = self.n_segments(n_samples)
@@ -532,6 +535,10 @@ class DualPathDSN(nn.Module):
             else:
                 probs = torch.softmax(logits, dim=-1)
                 width_idx = self.choose_widths(logits, beta, costs)
+        if gate_mode == "train":
+            pass
+        elif gate_mode == "infer" and not forced:
+            pass
         elif widths is not None:
             width_idx = torch.as_tensor(widths, dtype=torch.long, device=mix.device)
             if tuple(width_idx.shape) != (batch, n_seg):

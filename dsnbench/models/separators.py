@@ -1,0 +1,190 @@
+"""Separators around the dual-path DSN: the three families every comparison has.
+
+- :class:`StaticSeparator` (``family="static"``): a network trained at one fixed width
+  (``config.static_width``); its trace is constant at that width.
+- :class:`SlimSeparator` (``family="slim"``): a slimmable supernet (or a DSN's supernet) run at
+  one width ``w`` for every segment; constant trace.
+- :class:`DSNSeparator` (``family="dsn"``): the gated network; the gate picks a width per
+  segment with ``argmax(logits - beta * relative_cost)``. ``operating_points()`` lists the betas
+  to evaluate (the checkpoint's, else :data:`DEFAULT_BETAS`), ``set_operating_point(beta)``
+  picks one.
+
+Every trace's ``widths`` are indices into ``trace.width_values``, and those indices are also
+the network's own width indices (``config.widths``; for a static network its single index 0),
+so the MAC table can price a trace part by part: :meth:`complexity` returns a
+:class:`dsnbench.complexity.PartsComplexity` built from :meth:`DualPathDSN.parts_for_complexity`
+(the gate's part only for the dsn family, the only one that runs it). Inference runs
+under ``torch.no_grad`` in float32 in eval mode, one mixture at a time, and is deterministic.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ..types import SegmentTrace, Separation, Separator
+from .dualpath import DSNOutput, DualPathDSN
+
+#: betas a DSN is evaluated at when its checkpoint names none (0 = as trained)
+DEFAULT_BETAS: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+class _DualPathSeparator(Separator):
+    """Shared plumbing: input checks, no-grad float32 forward, trace building."""
+
+    def __init__(self, network: DualPathDSN, name: str,
+                 provenance: dict[str, Any] | None = None, source: str | None = None) -> None:
+        self.network = network.float().eval()
+        self.config = network.config
+        self.name = name
+        self.n_src = self.config.n_src
+        self.sample_rate = self.config.sample_rate
+        self.provenance = dict(provenance or {})
+        self.source = source
+
+    def _forward(self, mixture: torch.Tensor, **kwargs: Any) -> DSNOutput:
+        if not isinstance(mixture, torch.Tensor):
+            mixture = torch.as_tensor(np.asarray(mixture))
+        if mixture.dim() != 1:
+            raise ValueError(f"{self.name}: mixture must be 1-D [T], got shape {tuple(mixture.shape)}")
+        if mixture.numel() == 0:
+            raise ValueError(f"{self.name}: empty mixture")
+        with torch.no_grad():
+            return self.network(mixture.detach().to("cpu", torch.float32).unsqueeze(0), **kwargs)
+
+    def _trace(self, out: DSNOutput, width_values: Sequence[float]) -> SegmentTrace:
+        return SegmentTrace(length=out.segment_length, hop=out.segment_hop,
+                            widths=out.width_idx[0].cpu().numpy().astype(np.int64),
+                            width_values=tuple(width_values))
+
+    def _separation(self, out: DSNOutput, width_values: Sequence[float]) -> Separation:
+        return Separation(out.estimates[0].contiguous(), self._trace(out, width_values))
+
+    #: width values this family's traces report, and the default index into them
+    def _width_values(self) -> tuple[float, ...]:
+        return self.config.widths
+
+    def _default_width_index(self) -> int:
+        return len(self.config.widths) - 1
+
+    def n_frames(self, n_samples: int) -> int:
+        """Encoder frames for a mixture of ``n_samples`` samples."""
+        cfg = self.config
+        return (self.network.padded_length(n_samples) - cfg.enc_kernel) // cfg.enc_stride + 1
+
+    def _complexity_forward(self, x: torch.Tensor, widths: np.ndarray | None) -> DSNOutput:
+        """The whole forward, as priced: ``x`` ``[1, T]``, ``widths`` ``[S]`` or None (default)."""
+        gate = "infer" if self.family == "dsn" else "off"
+        if widths is None:
+            widths = np.full(self.network.n_segments(x.shape[-1]), self._default_width_index())
+        w = torch.as_tensor(np.asarray(widths), dtype=torch.long).view(1, -1)
+        return self.network(x, widths=w, gate_mode=gate)
+
+    def complexity(self) -> Any:
+        from ..complexity.table import PartsComplexity
+        parts = [p for p in self.network.parts_for_complexity()
+                 if self.family == "dsn" or p.name != "gate"]
+        return PartsComplexity(parts=parts, n_frames=self.n_frames,
+                               n_segments=self.network.n_segments,
+                               width_values=self._width_values(),
+                               segment_length=self.config.segment_length,
+                               segment_hop=self.config.segment_hop,
+                               sample_rate=self.config.sample_rate,
+                               default_width_index=self._default_width_index(),
+                               forward=self._complexity_forward, module=self.network)
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d.update(config=self.config.to_dict(), params=self.params(), source=self.source,
+                 provenance={k: v for k, v in self.provenance.items() if k != "training_config"})
+        return d
+
+
+class StaticSeparator(_DualPathSeparator):
+    """A network trained at one fixed width (no gate). Trace: constant at ``static_width``."""
+
+    family = "static"
+
+    def __init__(self, network: DualPathDSN, name: str | None = None, **kwargs: Any) -> None:
+        width = network.config.static_width
+        if width is None:
+            raise ValueError("a static separator needs a network with config.static_width set")
+        super().__init__(network, name or f"static-{width}", **kwargs)
+        self.width = float(width)
+
+    def separate(self, mixture: torch.Tensor, references: torch.Tensor | None = None) -> Separation:
+        return self._separation(self._forward(mixture), (self.width,))
+
+    def _width_values(self) -> tuple[float, ...]:
+        return (self.width,)
+
+    def _default_width_index(self) -> int:
+        return 0
+
+    def params(self) -> int:
+        return self.network.params_at(0, include_gate=False)
+
+
+class SlimSeparator(_DualPathSeparator):
+    """A slimmable supernet run at one width for every segment. Trace: constant at ``width``."""
+
+    family = "slim"
+
+    def __init__(self, network: DualPathDSN, width: float = 1.0, name: str | None = None,
+                 **kwargs: Any) -> None:
+        if network.config.static_width is not None:
+            raise ValueError("slim-w needs a slimmable network, not a static one")
+        self.width_index = network.width_index(width)  # ValueError naming the valid widths
+        self.width = float(width)
+        super().__init__(network, name or f"slim-{self.width}", **kwargs)
+
+    def separate(self, mixture: torch.Tensor, references: torch.Tensor | None = None) -> Separation:
+        return self._separation(self._forward(mixture, width=self.width), self.config.widths)
+
+    def _default_width_index(self) -> int:
+        return self.width_index
+
+    def params(self) -> int:
+        return self.network.params_at(self.width_index, include_gate=False)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "width": self.width}
+
+
+class DSNSeparator(_DualPathSeparator):
+    """The gated network; ``beta`` (the operating point) trades quality for compute."""
+
+    family = "dsn"
+
+    def __init__(self, network: DualPathDSN, betas: Sequence[float] | None = None,
+                 name: str = "dsn", **kwargs: Any) -> None:
+        if network.config.static_width is not None or len(network.config.widths) < 2:
+            raise ValueError("a DSN needs a slimmable network with at least two widths")
+        super().__init__(network, name, **kwargs)
+        self.betas = tuple(float(b) for b in (DEFAULT_BETAS if betas is None else betas))
+        if not self.betas:
+            raise ValueError("a DSN needs at least one operating point (beta)")
+        self.beta = self.betas[0]
+
+    def operating_points(self) -> Sequence[float | None]:
+        return list(self.betas)
+
+    def set_operating_point(self, value: float | None) -> None:
+        beta = 0.0 if value is None else float(value)
+        if not np.isfinite(beta) or beta < 0:
+            raise ValueError(f"{self.name}: beta must be a finite number >= 0, got {value}")
+        self.beta = beta
+
+    def separate(self, mixture: torch.Tensor, references: torch.Tensor | None = None) -> Separation:
+        out = self._forward(mixture, gate_mode="infer", beta=self.beta)
+        sep = self._separation(out, self.config.widths)
+        sep.extra["beta"] = self.beta
+        return sep
+
+    def params(self) -> int:
+        # every width can be chosen for some segment, so all intra weights are in use, plus the gate
+        return sum(p.numel() for p in self.network.parameters())
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "operating_points": list(self.betas)}
