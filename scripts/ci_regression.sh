@@ -6,12 +6,14 @@
 # usage: scripts/ci_regression.sh [options] [-- extra arguments for `dsnbench run`]
 #   --baseline DIR      baseline run folder (default: results/mini/baseline)
 #   --out DIR           write the new run here and keep it (default: a temporary folder, removed)
-#   --markdown FILE     also write the comparison as markdown (e.g. "$GITHUB_STEP_SUMMARY")
+#   --new DIR           do not run: compare (or with --update-baseline, promote) this finished run
+#   --markdown FILE     also append the comparison as markdown (e.g. "$GITHUB_STEP_SUMMARY")
 #   --json FILE         also write the comparison as JSON
 #   --tol METRIC=VALUE  tolerance override passed to `dsnbench compare` (repeatable)
 #   --update-baseline   instead of comparing: replace the baseline with the new run and append
 #                       it to results/history.csv (do this on purpose, in its own commit)
 #   --no-history        with --update-baseline: do not append to the history
+#   --history FILE      history file for --update-baseline (default: results/history.csv)
 #
 # exit status: that of `dsnbench compare` (0 no regression, 1 regression, 2 usage error,
 # 3 not comparable), or 4 when the benchmark run itself failed.
@@ -23,6 +25,7 @@ PY=${PYTHON:-.venv/bin/python}
 BASELINE=results/mini/baseline
 HISTORY=results/history.csv
 OUT=""
+NEW=""
 MARKDOWN=""
 JSON=""
 UPDATE=0
@@ -34,13 +37,15 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --baseline) BASELINE=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
+        --new) NEW=$2; shift 2 ;;
         --markdown) MARKDOWN=$2; shift 2 ;;
         --json) JSON=$2; shift 2 ;;
         --tol) TOLS+=(--tol "$2"); shift 2 ;;
         --update-baseline) UPDATE=1; shift ;;
         --no-history) HISTORY_ADD=0; shift ;;
+        --history) HISTORY=$2; shift 2 ;;
         --) shift; RUN_ARGS=("$@"); break ;;
-        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "ci_regression.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -56,7 +61,9 @@ if [ "$UPDATE" = 0 ] && [ ! -f "$BASELINE/summary.json" ]; then
 fi
 
 TMP=""
-if [ -z "$OUT" ]; then
+if [ -n "$NEW" ]; then
+    :
+elif [ -z "$OUT" ]; then
     TMP=$(mktemp -d "${TMPDIR:-/tmp}/dsnbench-ci.XXXXXX")
     trap 'rm -rf "$TMP"' EXIT
     OUT="$TMP/run"
@@ -65,14 +72,22 @@ elif [ -e "$OUT/summary.json" ] || [ -d "$OUT/parts" ]; then
     exit 2
 fi
 
-echo "== mini benchmark: dsnbench run ${RUN_ARGS[*]:-(default experiment)} -> $OUT"
-set +e
-"$PY" -m dsnbench.cli run --out "$OUT" --no-progress "${RUN_ARGS[@]}"
-rc=$?
-set -e
-if [ $rc -ne 0 ]; then
-    echo "ci_regression.sh: the benchmark run failed (dsnbench run exit $rc)" >&2
-    exit 4
+if [ -n "$NEW" ]; then
+    if [ ! -f "$NEW/summary.json" ]; then
+        echo "ci_regression.sh: --new $NEW holds no finished run (no summary.json)" >&2
+        exit 2
+    fi
+    OUT=$NEW
+else
+    echo "== mini benchmark: dsnbench run ${RUN_ARGS[*]:-(default experiment)} -> $OUT"
+    set +e
+    "$PY" -m dsnbench.cli run --out "$OUT" --no-progress "${RUN_ARGS[@]}"
+    rc=$?
+    set -e
+    if [ $rc -ne 0 ]; then
+        echo "ci_regression.sh: the benchmark run failed (dsnbench run exit $rc)" >&2
+        exit 4
+    fi
 fi
 
 if [ "$UPDATE" = 1 ]; then
@@ -89,15 +104,12 @@ if [ "$UPDATE" = 1 ]; then
 fi
 
 echo "== dsnbench compare $BASELINE $OUT"
+EXTRA=()
+[ -n "$MARKDOWN" ] && EXTRA+=(--markdown-file "$MARKDOWN")
+[ -n "$JSON" ] && EXTRA+=(--json-file "$JSON")
 set +e
-"$PY" -m dsnbench.cli compare "$BASELINE" "$OUT" "${TOLS[@]}" --show changed
+"$PY" -m dsnbench.cli compare "$BASELINE" "$OUT" "${TOLS[@]}" "${EXTRA[@]}" --show changed
 rc=$?
-if [ -n "$MARKDOWN" ]; then
-    "$PY" -m dsnbench.cli compare "$BASELINE" "$OUT" "${TOLS[@]}" --markdown >> "$MARKDOWN"
-fi
-if [ -n "$JSON" ]; then
-    "$PY" -m dsnbench.cli compare "$BASELINE" "$OUT" "${TOLS[@]}" --json > "$JSON"
-fi
 set -e
 case $rc in
     0) echo "== no regression against $BASELINE" ;;

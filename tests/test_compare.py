@@ -370,3 +370,14 @@ def test_metric_settings_record_per_dataset():
     del n["datasets"]["mini-2mix"]
     c = compare_summaries(b, n)
     assert c.comparable and row(c, "(entry)").status == "missing_in_new" and c.exit_code == 1
+
+
+def test_cli_markdown_file_appends_and_json_file(tmp_path, capsys):
+    base = write(tmp_path, "base", summary())
+    same = write(tmp_path, "same", summary(run_id="run-b"))
+    md, js = tmp_path / "summary.md", tmp_path / "out" / "c.json"
+    md.write_text("earlier step\n")
+    assert cli("compare", str(base), str(same), "--markdown-file", str(md), "--json-file", str(js)) == 0
+    assert "OK" in capsys.readouterr().out  # the terminal table still goes to stdout
+    assert md.read_text().startswith("earlier step\n### dsnbench compare: :white_check_mark:")
+    assert json.loads(js.read_text())["verdict"] == "ok"

@@ -38,6 +38,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="rows of the terminal table (default: all)")
     p.add_argument("--output", "-o", type=Path, default=None,
                    help="also write the chosen format to this file")
+    p.add_argument("--markdown-file", type=Path, default=None, metavar="FILE",
+                   help="also append the markdown to FILE (e.g. \"$GITHUB_STEP_SUMMARY\")")
+    p.add_argument("--json-file", type=Path, default=None, metavar="FILE", help="also write the JSON to FILE")
     p.set_defaults(func=run)
 
 
@@ -51,7 +54,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = comparison.to_text(show=args.show)
     sys.stdout.write(text)
+    from ..results import atomic_write_bytes
     if args.output is not None:
-        from ..results import atomic_write_bytes
         atomic_write_bytes(args.output, text.encode())
+    if args.json_file is not None:
+        atomic_write_bytes(args.json_file, comparison.to_json().encode())
+    if args.markdown_file is not None:
+        # appended, not replaced: a CI job summary file collects several steps' output
+        args.markdown_file.parent.mkdir(parents=True, exist_ok=True)
+        with args.markdown_file.open("a") as f:
+            f.write(comparison.to_markdown())
     return comparison.exit_code
