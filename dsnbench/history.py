@@ -116,11 +116,13 @@ def add_run(run: str | Path, history: str | Path = DEFAULT_HISTORY) -> tuple[int
     return len(new_rows), False
 
 
-def plot_history(history_path: str | Path, out_dir: str | Path, metrics: list[str] | None = None) -> list[Path]:
+def plot_history(history_path: str | Path, out_dir: str | Path, metrics: list[str] | None = None,
+                 formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
     """Draw each metric's trend per model (one panel per metric and dataset); PNG and PDF.
 
     Runs are placed in the order of their ``created`` time (ties by run_id), labelled by their
-    short commit. Returns the written paths: ``out_dir/history.png`` and ``history.pdf``.
+    short commit. Returns the written paths: ``out_dir/history.png`` and ``history.pdf`` (or
+    the ``formats`` asked for).
     """
     import pandas as pd
 
@@ -182,7 +184,7 @@ def plot_history(history_path: str | Path, out_dir: str | Path, metrics: list[st
                    bbox_to_anchor=(1.0, 0.95), frameon=False, title="model")
         fig.suptitle("dsnbench metric history")
         fig.tight_layout()
-        paths = save_figure(fig, out_dir, "history")
+        paths = save_figure(fig, out_dir, "history", formats)
         plt.close(fig)
     return paths
 

@@ -103,3 +103,24 @@ def test_cli_history_add(tmp_path, capsys):
     assert "already in" in capsys.readouterr().out
     assert len(read_history(hist)) == 4
     assert main(["history", "add", str(tmp_path / "nope"), "--history", str(hist)]) == 2
+
+
+def test_plot_history_command(tmp_path, capsys):
+    """``dsnbench plot history`` as plot.py registers it (through the CLI once plot.py has it)."""
+    import argparse
+
+    from dsnbench.commands.history import add_plot_parser
+    hist = tmp_path / "h.csv"
+    add_run(write_run(tmp_path, run_summary("r1", "2026-11-28T10:00:00+00:00", "a1", 10.0, 1.0)), hist)
+    parser = argparse.ArgumentParser()
+    add_plot_parser(parser.add_subparsers(dest="kind"))
+    args = parser.parse_args(["history", str(hist), "--metric", "si_snri", "--format", "png"])
+    assert args.func(args) == 0
+    assert (tmp_path / "history.png").stat().st_size > 1000 and not (tmp_path / "history.pdf").exists()
+    assert str(tmp_path / "history.png") in capsys.readouterr().out
+    from dsnbench.cli import build_parser
+    try:
+        cli_args = build_parser().parse_args(["plot", "history", str(hist), "--out", str(tmp_path / "f")])
+    except SystemExit:
+        return  # plot.py does not register the history kind yet
+    assert cli_args.func(cli_args) == 0 and (tmp_path / "f" / "history.pdf").exists()
