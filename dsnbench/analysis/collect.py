@@ -1,0 +1,195 @@
+"""Summary entries of one or more run folders as one tidy table (the input of every analysis).
+
+Each row is one entry of a summary.json (model, dataset, operating point) with its means,
+bootstrap 95 % intervals, cost, parameters, and the labels analysis needs:
+
+- ``family``: ``entry["family"]`` if the entry has it, else ``entry["model_info"]["family"]``,
+  else ``summary["models"][model]["family"]``, else the model name before the first ``-``
+  (``static-0.25`` -> ``static``, ``dsn-l0.1`` -> ``dsn``).
+- ``width``: the fixed width of a static or slimmable model (from the info or the name suffix).
+- ``lam``: the complexity-loss weight lambda of a DSN (info ``lambda`` or a ``-l<value>`` part
+  of the name).
+- ``curve``: which curve the entry belongs to on a Pareto plot: ``static``, ``slim``,
+  ``dsn λ=<lam>`` (its operating points, i.e. gate beta, trace the curve), or the model name.
+"""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import UserError
+from ..results import ResultsError, RunTables, read_run
+
+_LAMBDA_RE = re.compile(r"(?:^|[-_])(?:l|lam|lambda)([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)(?=$|[-_])", re.I)
+_WIDTH_RE = re.compile(r"[-_]w?([0-9]*\.?[0-9]+)$")
+
+#: the quality metrics a table or plot may name, in the order tables print them
+TABLE_METRICS = ["si_snri", "sdri", "pesq", "stoi"]
+
+
+def load_runs(paths: Iterable[str | Path]) -> list[RunTables]:
+    """Read run folders; a folder that is not a finished run is a one-line UserError."""
+    runs = []
+    for p in paths:
+        try:
+            runs.append(read_run(p))
+        except ResultsError as exc:
+            raise UserError(str(exc)) from None
+    if not runs:
+        raise UserError("no run folder given")
+    return runs
+
+
+def _info(entry: dict, summary: dict) -> dict:
+    info: dict = {}
+    models = summary.get("models")
+    if isinstance(models, dict) and isinstance(models.get(entry.get("model")), dict):
+        info.update(models[entry["model"]])
+    if isinstance(entry.get("model_info"), dict):
+        info.update(entry["model_info"])
+    return info
+
+
+def family_of(entry: dict, summary: dict | None = None) -> str:
+    """Model family of a summary entry (see the module docstring for the order of sources)."""
+    if entry.get("family"):
+        return str(entry["family"])
+    info = _info(entry, summary or {})
+    if info.get("family"):
+        return str(info["family"])
+    return str(entry.get("model", "other")).split("-", 1)[0] or "other"
+
+
+def lambda_of(entry: dict, summary: dict | None = None) -> float | None:
+    info = _info(entry, summary or {})
+    for key in ("lambda", "lam", "complexity_weight"):
+        if info.get(key) is not None:
+            return float(info[key])
+    m = _LAMBDA_RE.search(str(entry.get("model", "")))
+    return float(m.group(1)) if m else None
+
+
+def width_of(entry: dict, summary: dict | None = None) -> float | None:
+    info = _info(entry, summary or {})
+    if info.get("width") is not None:
+        return float(info["width"])
+    m = _WIDTH_RE.search(str(entry.get("model", "")))
+    return float(m.group(1)) if m else None
+
+
+def _fmt_num(x: float) -> str:
+    return f"{x:g}"
+
+
+def curve_of(family: str, model: str, lam: float | None) -> str:
+    if family in ("static", "slim"):
+        return family
+    if family == "dsn":
+        return f"dsn λ={_fmt_num(lam)}" if lam is not None else model
+    return model
+
+
+def label_of(family: str, model: str, op: float | None, width: float | None, lam: float | None) -> str:
+    """A short human label: ``static w=0.5``, ``DSN λ=0.1 β=0.5``, or the model name."""
+    if family in ("static", "slim") and width is not None:
+        return f"{family} w={_fmt_num(width)}"
+    if family == "dsn":
+        parts = ["DSN"] + ([f"λ={_fmt_num(lam)}"] if lam is not None else [model])
+        if op is not None:
+            parts.append(f"β={_fmt_num(op)}")
+        return " ".join(parts)
+    return model if op is None else f"{model} @{_fmt_num(op)}"
+
+
+def _mean_ci(block: Any) -> tuple[float, float, float]:
+    if not isinstance(block, dict):
+        v = float(block) if isinstance(block, (int, float)) and block is not None else math.nan
+        return v, math.nan, math.nan
+    mean = block.get("mean")
+    ci = block.get("ci95") or [None, None]
+    f = lambda v: math.nan if v is None else float(v)  # noqa: E731
+    return f(mean), f(ci[0]), f(ci[1])
+
+
+def run_label(run: RunTables) -> str:
+    return str(run.summary.get("run_id") or Path(run.path).name)
+
+
+def entries_frame(runs: Sequence[RunTables]) -> pd.DataFrame:
+    """One row per summary entry of every run, with labels and ``<metric>``, ``<metric>_lo``,
+    ``<metric>_hi`` columns for each metric and for ``gmacs`` (GMAC per second of audio)."""
+    rows = []
+    for run in runs:
+        s = run.summary
+        for order, e in enumerate(run.entries()):
+            fam = family_of(e, s)
+            model = str(e.get("model"))
+            op = e.get("operating_point")
+            op = None if op is None or (isinstance(op, float) and math.isnan(op)) else float(op)
+            lam = lambda_of(e, s) if fam == "dsn" else None
+            width = width_of(e, s) if fam in ("static", "slim") else None
+            n = e.get("n_utterances") or {}
+            row: dict[str, Any] = {
+                "run": run_label(run), "run_path": str(run.path), "order": order,
+                "model": model, "dataset": str(e.get("dataset")), "operating_point": op,
+                "family": fam, "lam": lam, "width": width,
+                "curve": curve_of(fam, model, lam), "label": label_of(fam, model, op, width, lam),
+                "params": e.get("params"),
+                "n_total": n.get("total"), "n_evaluated": n.get("evaluated"),
+                "failed": dict(n.get("failed") or {}),
+                "width_share": e.get("width_share"),
+            }
+            row["gmacs"], row["gmacs_lo"], row["gmacs_hi"] = _mean_ci(e.get("gmacs_per_s"))
+            for name, block in (e.get("metrics") or {}).items():
+                row[name], row[f"{name}_lo"], row[f"{name}_hi"] = _mean_ci(block)
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    if len(df):
+        df["params"] = pd.to_numeric(df["params"], errors="coerce")
+    return df
+
+
+def metrics_meta(runs: Sequence[RunTables]) -> dict[str, dict]:
+    """Union of the runs' ``metrics_meta`` (first run wins on a conflict)."""
+    meta: dict[str, dict] = {}
+    for run in runs:
+        for k, v in (run.summary.get("metrics_meta") or {}).items():
+            meta.setdefault(k, dict(v))
+    return meta
+
+
+def higher_is_better(metric: str, meta: dict[str, dict]) -> bool:
+    if metric in meta and "higher_is_better" in meta[metric]:
+        return bool(meta[metric]["higher_is_better"])
+    return metric not in ("gmacs", "gmacs_per_s", "macs")
+
+
+#: display names and units for axes and table headers
+METRIC_LABELS = {
+    "si_snri": ("SI-SNRi", "dB"), "si_snr": ("SI-SNR", "dB"),
+    "sdri": ("SDRi", "dB"), "sdr": ("SDR", "dB"),
+    "pesq": ("PESQ", "MOS-LQO"), "pesqi": ("PESQ improvement", "MOS-LQO"),
+    "stoi": ("STOI", ""), "stoii": ("STOI improvement", ""),
+    "estoi": ("ESTOI", ""), "estoii": ("ESTOI improvement", ""),
+    "gmacs": ("GMAC/s", "GMAC per second of audio"),
+}
+
+
+def metric_label(metric: str, meta: dict[str, dict] | None = None, with_unit: bool = True) -> str:
+    name, unit = METRIC_LABELS.get(metric, (metric, ""))
+    if meta and metric in meta and meta[metric].get("unit") is not None:
+        unit = str(meta[metric]["unit"])
+    if unit in ("", "1", "none", None):
+        return name
+    return f"{name} ({unit})" if with_unit else name
+
+
+def require_metric(df: pd.DataFrame, metric: str) -> None:
+    if metric not in df.columns or not np.isfinite(pd.to_numeric(df[metric], errors="coerce")).any():
+        have = sorted(c for c in df.columns if f"{c}_lo" in df.columns and c != "gmacs")
+        raise UserError(f"metric {metric!r} is not in these runs (they have: {', '.join(have) or 'none'})")

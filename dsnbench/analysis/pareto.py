@@ -1,0 +1,145 @@
+"""Pareto analysis: quality against compute, non-dominated fronts, gaps between curves.
+
+Conventions:
+
+- A point is (cost, quality) with cost in GMAC per second of audio (lower is better) and the
+  quality metric's own direction (``higher_is_better``, SI-SNRi by default).
+- :func:`pareto_mask` keeps the non-dominated points: a point is dropped if another is at most
+  as costly and at least as good, and strictly better in one of the two.
+- A family's *curve* is its Pareto front sorted by cost, joined by straight lines
+  (piecewise-linear interpolation in linear GMAC/s).
+- :func:`curve_gap` compares two curves at equal cost: on the overlap of their cost ranges
+  ``[lo, hi]`` it integrates ``qa(c) - qb(c)`` exactly (the difference of two piecewise-linear
+  functions is linear between the union of their break points, so the trapezoid rule on that
+  union is exact). ``area`` is that integral (dB x GMAC/s for SI-SNRi), ``mean_gap`` is the
+  area divided by ``hi - lo`` (dB): the average quality advantage of curve A over curve B at
+  the same compute. Positive means A is better (for a lower-is-better metric the sign is
+  flipped so that positive still means A is better). Outside the overlap nothing is
+  extrapolated; no overlap gives NaN.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+def pareto_mask(cost: np.ndarray, quality: np.ndarray, higher_is_better: bool = True) -> np.ndarray:
+    """Boolean mask of the non-dominated points; NaN points are never on the front.
+
+    Shape: ``cost [n]``, ``quality [n]`` -> ``[n]``.
+    """
+    c = np.asarray(cost, dtype=np.float64)
+    q = np.asarray(quality, dtype=np.float64)
+    if c.shape != q.shape or c.ndim != 1:
+        raise ValueError(f"cost and quality must be equal 1-D arrays, got {c.shape} and {q.shape}")
+    if not higher_is_better:
+        q = -q
+    ok = np.isfinite(c) & np.isfinite(q)
+    mask = np.zeros(c.shape, dtype=bool)
+    for i in np.flatnonzero(ok):
+        others = ok.copy()
+        others[i] = False
+        dominated = others & (c <= c[i]) & (q >= q[i]) & ((c < c[i]) | (q > q[i]))
+        mask[i] = not dominated.any()
+    return mask
+
+
+def front(cost: np.ndarray, quality: np.ndarray, higher_is_better: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The non-dominated points sorted by cost (ties in cost keep the better quality once).
+
+    Shape: returns ``(cost [k], quality [k])``.
+    """
+    c = np.asarray(cost, dtype=np.float64)
+    q = np.asarray(quality, dtype=np.float64)
+    m = pareto_mask(c, q, higher_is_better)
+    fc, fq = c[m], q[m]
+    order = np.lexsort((-fq if higher_is_better else fq, fc))
+    fc, fq = fc[order], fq[order]
+    keep = np.ones(fc.size, dtype=bool)
+    keep[1:] = fc[1:] != fc[:-1]  # equal points: one is enough for a curve
+    return fc[keep], fq[keep]
+
+
+@dataclass(frozen=True)
+class CurveGap:
+    """Gap between curve A and curve B on their common cost range (A better = positive)."""
+
+    mean_gap: float  # in the metric's unit (dB for SI-SNRi)
+    area: float      # metric unit x GMAC/s
+    lo: float        # GMAC/s
+    hi: float        # GMAC/s
+
+    @property
+    def overlaps(self) -> bool:
+        return math.isfinite(self.mean_gap)
+
+
+def curve_gap(curve_a: tuple[np.ndarray, np.ndarray], curve_b: tuple[np.ndarray, np.ndarray],
+              higher_is_better: bool = True) -> CurveGap:
+    """Area and mean gap between two piecewise-linear curves at equal cost (module docstring).
+
+    Each curve is ``(cost [k], quality [k])`` sorted by cost with distinct costs (as
+    :func:`front` returns). A single-point curve covers only its own cost: against a longer
+    curve the gap is the difference at that cost, with zero area.
+    """
+    ca, qa = (np.asarray(x, dtype=np.float64) for x in curve_a)
+    cb, qb = (np.asarray(x, dtype=np.float64) for x in curve_b)
+    if ca.size == 0 or cb.size == 0:
+        return CurveGap(math.nan, math.nan, math.nan, math.nan)
+    for c in (ca, cb):
+        if np.any(np.diff(c) <= 0):
+            raise ValueError("curve costs must be strictly increasing (use pareto.front)")
+    lo, hi = max(ca[0], cb[0]), min(ca[-1], cb[-1])
+    sign = 1.0 if higher_is_better else -1.0
+    if lo > hi:
+        return CurveGap(math.nan, math.nan, float(lo), float(hi))
+    if lo == hi:
+        d = sign * (np.interp(lo, ca, qa) - np.interp(lo, cb, qb))
+        return CurveGap(float(d), 0.0, float(lo), float(hi))
+    xs = np.union1d(np.concatenate([ca, cb]), [lo, hi])
+    xs = xs[(xs >= lo) & (xs <= hi)]
+    diff = sign * (np.interp(xs, ca, qa) - np.interp(xs, cb, qb))
+    area = float(np.sum(0.5 * (diff[1:] + diff[:-1]) * np.diff(xs)))
+    return CurveGap(area / (hi - lo), area, float(lo), float(hi))
+
+
+def family_fronts(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: bool = True,
+                  by: str = "curve") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Pareto front of each group (``by``: ``curve``, ``family``) of one dataset's entries."""
+    out = {}
+    for key, g in entries.groupby(by, sort=True):
+        c, q = front(g["gmacs"].to_numpy(float), g[metric].to_numpy(float), higher_is_better)
+        if c.size:
+            out[str(key)] = (c, q)
+    return out
+
+
+def gap_table(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: bool = True,
+              reference: str | None = None) -> pd.DataFrame:
+    """Mean gap and area of every curve against a reference curve, per dataset.
+
+    ``reference`` defaults to ``static`` (individually trained networks) when present, else
+    ``slim``. Curves are the Pareto fronts of :func:`family_fronts` plus ``dsn (all)``: the
+    front over every DSN lambda and beta together.
+    Columns: dataset, curve, reference, mean_gap, area, lo, hi.
+    """
+    rows = []
+    for dataset, d in entries.groupby("dataset", sort=True):
+        d = d[np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float))]
+        fronts = family_fronts(d, metric, higher_is_better)
+        dsn = d[d["family"] == "dsn"]
+        if dsn["curve"].nunique() > 1:
+            fronts["dsn (all)"] = front(dsn["gmacs"].to_numpy(float), dsn[metric].to_numpy(float), higher_is_better)
+        ref = reference or ("static" if "static" in fronts else ("slim" if "slim" in fronts else None))
+        if ref is None or ref not in fronts:
+            continue
+        for name, curve in fronts.items():
+            if name == ref:
+                continue
+            gap = curve_gap(curve, fronts[ref], higher_is_better)
+            rows.append({"dataset": dataset, "curve": name, "reference": ref, "mean_gap": gap.mean_gap,
+                         "area": gap.area, "lo": gap.lo, "hi": gap.hi})
+    return pd.DataFrame(rows, columns=["dataset", "curve", "reference", "mean_gap", "area", "lo", "hi"])

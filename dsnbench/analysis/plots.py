@@ -1,0 +1,345 @@
+"""Figures: Pareto curves, gate decisions, overlap/noise analysis.
+
+Every function returns a matplotlib Figure (drawn with :mod:`.style`); :func:`.style.save_figure`
+writes it as PNG and PDF. Functions take the tidy tables of :mod:`.collect`, :mod:`.gates` and
+:mod:`.variants`, so notebooks call them without any plotting code of their own.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.patches import Patch
+
+from . import gates as gates_mod
+from .audio import UtteranceAudio
+from .collect import higher_is_better, metric_label
+from .pareto import curve_gap, front
+from .style import CATEGORY_STYLE, curve_style, family_style, mark_synthetic, style, width_colours
+from .variants import as_percent
+
+_WIDTH_HATCHES = ["", "..", "//", "xx", "\\\\", "++", "oo", "--"]
+
+
+def _err(df: pd.DataFrame, key: str) -> np.ndarray | None:
+    lo, hi = f"{key}_lo", f"{key}_hi"
+    if lo not in df.columns or hi not in df.columns:
+        return None
+    mean = df[key].to_numpy(float)
+    lower = np.clip(mean - df[lo].to_numpy(float), 0, None)
+    upper = np.clip(df[hi].to_numpy(float) - mean, 0, None)
+    err = np.vstack([np.nan_to_num(lower), np.nan_to_num(upper)])
+    return err if np.any(err > 0) else None
+
+
+def _curve_styles(entries: pd.DataFrame) -> dict[str, dict]:
+    """A style per curve: the family's own for its first curve, variations for the others."""
+    styles = {}
+    for fam, g in entries.groupby("family", sort=False):
+        for i, curve in enumerate(sorted(set(g["curve"]), key=_curve_sort_key)):
+            styles[curve] = curve_style(str(fam), i)
+    return styles
+
+
+def _curve_sort_key(curve: str) -> tuple:
+    import re
+    m = re.search(r"λ=([0-9.e-]+)", curve)
+    return (0, float(m.group(1))) if m else (1, curve)
+
+
+def _curve_label(curve: str, family: str) -> str:
+    if curve in ("static", "slim"):
+        return family_style(curve)["label"] + (" (individually trained)" if curve == "static" else " supernet")
+    return curve.replace("dsn", "DSN", 1)
+
+
+def plot_pareto(entries: pd.DataFrame, dataset: str, metric: str = "si_snri", meta: dict | None = None,
+                summary: dict | None = None, reference: str | None = None, annotate_beta: bool = True) -> plt.Figure:
+    """Quality against GMAC/s for one dataset: every entry with its bootstrap 95 % intervals as
+    error bars (both axes), each curve's Pareto front as a line (dominated points hollow), the
+    front over all DSN operating points in grey, oracles without a cost as horizontal anchors,
+    and the mean gap of each curve to the reference curve (static by default) in a box."""
+    meta = meta or {}
+    hib = higher_is_better(metric, meta)
+    d = entries[entries["dataset"] == dataset].copy()
+    if d.empty:
+        raise ValueError(f"no entries for dataset {dataset!r}")
+    finite = np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float))
+    anchors = d[~np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float))]
+    pts = d[finite]
+    styles = _curve_styles(pts)
+    fronts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    any_dominated = False
+    with style():
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        dsn = pts[pts["family"] == "dsn"]
+        if dsn["curve"].nunique() > 1:
+            fc, fq = front(dsn["gmacs"].to_numpy(float), dsn[metric].to_numpy(float), hib)
+            ax.plot(fc, fq, color="#999999", linewidth=5, alpha=0.35, solid_capstyle="round", zorder=1,
+                    label="DSN front (all λ, β)")
+            fronts["dsn (all)"] = (fc, fq)
+        for curve in sorted(styles, key=lambda c: (list(styles).index(c))):
+            g = pts[pts["curve"] == curve].sort_values("gmacs")
+            st = styles[curve]
+            fam = str(g["family"].iloc[0])
+            x, y = g["gmacs"].to_numpy(float), g[metric].to_numpy(float)
+            fc, fq = front(x, y, hib)
+            fronts[curve] = (fc, fq)
+            on = np.array([any(np.isclose(xx, fc) & np.isclose(yy, fq)) for xx, yy in zip(x, y)])
+            ax.errorbar(x, y, xerr=_err(g, "gmacs"), yerr=_err(g, metric), fmt="none", ecolor=st["color"],
+                        elinewidth=0.8, alpha=0.8, zorder=2)
+            if len(fc) > 1:
+                ax.plot(fc, fq, color=st["color"], linestyle=st["linestyle"], zorder=3)
+            ax.plot(x[on], y[on], linestyle="none", marker=st["marker"], color=st["color"],
+                    markeredgecolor="black", markeredgewidth=0.6, zorder=4, label=_curve_label(curve, fam))
+            any_dominated = any_dominated or bool((~on).any())
+            if (~on).any():
+                ax.plot(x[~on], y[~on], linestyle="none", marker=st["marker"], markerfacecolor="white",
+                        markeredgecolor=st["color"], markeredgewidth=1.0, zorder=4)
+            if annotate_beta and fam == "dsn":
+                for xx, yy, op in zip(x, y, g["operating_point"]):
+                    if op is not None and not (isinstance(op, float) and math.isnan(op)):
+                        ax.annotate(f"β={op:g}", (xx, yy), textcoords="offset points", xytext=(4, -9),
+                                    fontsize=6.5, color="#333333")
+            if fam in ("static", "slim"):
+                # static labels above-left, slimmable below-right: equal widths share an x
+                dx, dy, ha = (-5, 5, "right") if fam == "static" else (5, -10, "left")
+                for xx, yy, w in zip(x, y, g["width"]):
+                    if w is not None and not (isinstance(w, float) and math.isnan(w)):
+                        ax.annotate(f"w={w:g}", (xx, yy), textcoords="offset points", xytext=(dx, dy),
+                                    fontsize=6.5, color=st["color"], ha=ha)
+        for _, a in anchors.iterrows():
+            st = family_style(str(a["family"]))
+            ax.axhline(float(a[metric]), color=st["color"], linestyle=":", linewidth=1.0, zorder=0)
+            ax.annotate(f"{a['label']} (compute not defined)", (1.0, float(a[metric])), xycoords=("axes fraction", "data"),
+                        xytext=(-2, 3), textcoords="offset points", ha="right", fontsize=7, color=st["color"])
+        left, right = ax.get_xlim()
+        ax.set_xlim(max(left, 0.0) if right > 0 else 0.0, right if right > 0 else 1.0)  # compute is never negative
+        ax.set_xlabel("Compute (GMAC per second of audio)")
+        ax.set_ylabel(metric_label(metric, meta))
+        ax.set_title(f"{metric_label(metric, meta, with_unit=False)} against compute: {dataset}")
+        ref = reference or ("static" if "static" in fronts else ("slim" if "slim" in fronts else None))
+        lines = []
+        if ref is not None:
+            for name, curve in fronts.items():
+                if name == ref:
+                    continue
+                gap = curve_gap(curve, fronts[ref], hib)
+                if gap.overlaps:
+                    unit = (meta.get(metric) or {}).get("unit", "dB" if metric.startswith(("si_", "sd")) else "")
+                    lines.append(f"{_curve_label(name, name.split(' ')[0])} − {ref}: {gap.mean_gap:+.2f} {unit}"
+                                 f" ({gap.lo:.2f}–{gap.hi:.2f} GMAC/s)")
+        handles, labels = ax.get_legend_handles_labels()
+        if any_dominated:
+            handles.append(plt.Line2D([], [], linestyle="none", marker="o", markerfacecolor="white", markeredgecolor="#555555"))
+            labels.append("dominated point")
+        leg = ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+                        title="error bars: bootstrap 95 % CI", title_fontsize=7)
+        leg._legend_box.align = "left"
+        if lines:
+            ax.text(1.02, 0.0, "Mean gap at equal compute\n" + "\n".join(lines), transform=ax.transAxes,
+                    ha="left", va="bottom", fontsize=6.5,
+                    bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "#bbbbbb"})
+        mark_synthetic(fig, summary)
+    return fig
+
+
+def _shade_categories(ax: plt.Axes, seg: pd.DataFrame) -> None:
+    for _, r in seg.iterrows():
+        st = CATEGORY_STYLE.get(str(r["category"]))
+        if st is None or str(r["category"]) == "silence":
+            continue
+        ax.axvspan(r["span_start_s"], r["span_end_s"], facecolor=st["color"], hatch=st["hatch"],
+                   edgecolor="#aaaaaa", linewidth=0, alpha=0.6, zorder=0)
+
+
+def plot_gate_timeline(segments: pd.DataFrame, utt_id: str, audio: UtteranceAudio | str | None = None,
+                       title: str | None = None, summary: dict | None = None,
+                       widths: Sequence[float] | None = None) -> plt.Figure:
+    """One utterance: mixture and sources over time (if ``audio`` is given; a string is the reason
+    it is not), the width the gate chose for each segment beneath, and segmental SI-SNR, with
+    segment categories shaded (one speaker dotted, overlap hatched). ``segments`` are one
+    entry's rows (see :func:`.gates.select_entry`)."""
+    seg = gates_mod.utterance_segments(segments, utt_id)
+    all_widths = sorted(set(widths) if widths is not None else set(segments["width"].dropna().astype(float)))
+    colours = width_colours(all_widths)
+    has_audio = isinstance(audio, UtteranceAudio)
+    n_wave = (1 + audio.sources.shape[0]) if has_audio else 1
+    with style():
+        ratios = [1.0] * n_wave + [1.1, 1.1]
+        fig, axes = plt.subplots(len(ratios), 1, sharex=True, figsize=(7.0, 1.0 + 0.85 * len(ratios)),
+                                 gridspec_kw={"height_ratios": ratios, "hspace": 0.12})
+        wave_axes, ax_w, ax_q = axes[:n_wave], axes[-2], axes[-1]
+        if has_audio:
+            t = np.arange(audio.mixture.size) / audio.sample_rate
+            names = ["mixture"] + [f"source {i + 1}" for i in range(audio.sources.shape[0])]
+            signals = [audio.mixture] + list(audio.sources)
+            peak = max(float(np.abs(s).max()) for s in signals) or 1.0
+            for ax, name, sig in zip(wave_axes, names, signals):
+                _shade_categories(ax, seg)
+                ax.plot(t, sig, color="#222222" if name == "mixture" else "#0072B2", linewidth=0.4, zorder=2)
+                ax.set_ylim(-1.05 * peak, 1.05 * peak)
+                ax.set_ylabel(name, rotation=0, ha="right", va="center")
+                ax.set_yticks([])
+                ax.grid(False)
+        else:
+            ax = wave_axes[0]
+            _shade_categories(ax, seg)
+            reason = audio if isinstance(audio, str) else "no audio given"
+            ax.text(0.5, 0.5, f"waveform not available: {reason}", transform=ax.transAxes, ha="center",
+                    va="center", fontsize=7.5, wrap=True,
+                    bbox={"facecolor": "white", "edgecolor": "#bbbbbb"})
+            ax.set_yticks([])
+            ax.set_ylabel("audio", rotation=0, ha="right", va="center")
+            ax.grid(False)
+        _shade_categories(ax_w, seg)
+        for _, r in seg.iterrows():
+            w = float(r["width"]) if pd.notna(r["width"]) else math.nan
+            if math.isnan(w):
+                continue
+            i = all_widths.index(w) if w in all_widths else 0
+            ax_w.bar(r["span_start_s"], w, width=r["span_end_s"] - r["span_start_s"], align="edge",
+                     color=colours.get(w, "#777777"), edgecolor="black", linewidth=0.5,
+                     hatch=_WIDTH_HATCHES[i % len(_WIDTH_HATCHES)], zorder=2)
+        ax_w.set_ylim(0, max(all_widths + [1.0]) * 1.08)
+        ax_w.set_yticks(all_widths)
+        ax_w.set_ylabel("width\n(fraction)")
+        _shade_categories(ax_q, seg)
+        centres = (seg["span_start_s"] + seg["span_end_s"]) / 2
+        ax_q.plot(centres, seg["seg_si_snr"].astype(float), marker="o", markersize=3, color="#D55E00", zorder=3)
+        ax_q.set_ylabel("segment\nSI-SNR (dB)")
+        ax_q.set_xlabel("Time (s)")
+        ax_q.set_xlim(0, float(seg["span_end_s"].max()))
+        handles = [Patch(facecolor=CATEGORY_STYLE[c]["color"], hatch=CATEGORY_STYLE[c]["hatch"], edgecolor="#888888",
+                         label=CATEGORY_STYLE[c]["label"]) for c in ("silence", "one", "overlap")]
+        handles += [Patch(facecolor=colours[w], hatch=_WIDTH_HATCHES[i % len(_WIDTH_HATCHES)], edgecolor="black",
+                          label=f"width {w:g}") for i, w in enumerate(all_widths)]
+        fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 7), frameon=False,
+                   bbox_to_anchor=(0.5, 1.0), fontsize=7)
+        fig.suptitle(title or f"Gate decisions: {utt_id}", y=1.04)
+        mark_synthetic(fig, summary)
+    return fig
+
+
+def plot_width_share(segments: pd.DataFrame, title: str | None = None, summary: dict | None = None) -> plt.Figure:
+    """Share of segments at each width per segment category (and noise state): stacked bars."""
+    share = gates_mod.width_share_by_category(segments)
+    widths = [c for c in share.columns if c != "n"]
+    colours = width_colours([float(w) for w in widths])
+    with style():
+        fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.42 * max(len(share), 1)))
+        left = np.zeros(len(share))
+        y = np.arange(len(share))[::-1]
+        for i, w in enumerate(widths):
+            vals = share[w].to_numpy(float)
+            ax.barh(y, vals, left=left, color=colours[float(w)], edgecolor="black", linewidth=0.5,
+                    hatch=_WIDTH_HATCHES[i % len(_WIDTH_HATCHES)], label=f"{float(w):g}")
+            for yy, l, v in zip(y, left, vals):
+                if v >= 0.08:
+                    lum = np.dot(colours[float(w)][:3], [0.299, 0.587, 0.114])
+                    ax.text(l + v / 2, yy, f"{100 * v:.0f} %", ha="center", va="center", fontsize=7,
+                            color="white" if lum < 0.5 else "black",
+                            bbox={"facecolor": colours[float(w)], "edgecolor": "none", "pad": 0.6})
+            left += vals
+        labels = [f"{g.replace('one', 'one speaker')}  (n={n})" for g, n in zip(share.index, share["n"])]
+        ax.set_yticks(y, labels)
+        ax.set_xlim(0, 1)
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{100 * v:.0f}"))
+        ax.set_xlabel("Share of segments (%)")
+        ax.grid(axis="y", visible=False)
+        ax.legend(title="width", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        ax.set_title(title or "Width chosen per segment category")
+        mark_synthetic(fig, summary)
+    return fig
+
+
+def plot_seg_snr_by_width(segments: pd.DataFrame, title: str | None = None, summary: dict | None = None) -> plt.Figure:
+    """Segmental SI-SNR against the chosen width: box plots per width, split by category
+    (boxes: quartiles; whiskers: 1.5 IQR; diamond: mean; n under each box)."""
+    seg = segments.dropna(subset=["width"])
+    seg = seg[np.isfinite(seg["seg_si_snr"].astype(float))]
+    widths = sorted(set(seg["width"].astype(float)))
+    cats = [c for c in gates_mod.CATEGORIES if c in set(seg["category"])]
+    with style():
+        fig, ax = plt.subplots(figsize=(6.4, 3.8))
+        k = max(len(cats), 1)
+        step = 0.8 / k
+        for j, cat in enumerate(cats):
+            st = CATEGORY_STYLE[cat]
+            data, pos = [], []
+            for i, w in enumerate(widths):
+                v = seg[(seg["width"].astype(float) == w) & (seg["category"] == cat)]["seg_si_snr"].astype(float)
+                if v.size:
+                    data.append(v.to_numpy())
+                    pos.append(i - 0.4 + step * (j + 0.5))
+            if not data:
+                continue
+            bp = ax.boxplot(data, positions=pos, widths=step * 0.85, patch_artist=True, showmeans=True,
+                            meanprops={"marker": "D", "markerfacecolor": "black", "markeredgecolor": "black", "markersize": 3.5},
+                            medianprops={"color": "black"}, flierprops={"marker": ".", "markersize": 3, "markeredgecolor": "#555555"})
+            for box in bp["boxes"]:
+                box.set(facecolor=st["color"] if cat != "silence" else "#eeeeee", hatch=st["hatch"], edgecolor="black")
+            for p, v in zip(pos, data):
+                ax.annotate(f"{v.size}", (p, 0), xycoords=("data", "axes fraction"), xytext=(0, 2),
+                            textcoords="offset points", ha="center", fontsize=6, color="#555555")
+        ax.set_xticks(range(len(widths)), [f"{w:g}" for w in widths])
+        ax.set_xlim(-0.6, len(widths) - 0.4)
+        ax.set_xlabel("Width chosen by the gate (fraction of full width)")
+        ax.set_ylabel("Segmental SI-SNR (dB)")
+        handles = [Patch(facecolor=CATEGORY_STYLE[c]["color"] if c != "silence" else "#eeeeee", hatch=CATEGORY_STYLE[c]["hatch"],
+                         edgecolor="black", label=CATEGORY_STYLE[c]["label"]) for c in cats]
+        handles.append(plt.Line2D([], [], marker="D", linestyle="none", color="black", markersize=3.5, label="mean"))
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+                  title="n = segments under each box", title_fontsize=6.5)
+        ax.set_title(title or "Segmental SI-SNR by chosen width")
+        mark_synthetic(fig, summary)
+    return fig
+
+
+def plot_overlap_noise(tables: dict[str, pd.DataFrame], metric: str = "si_snri", meta: dict | None = None,
+                       summary: dict | None = None) -> plt.Figure:
+    """Mean GMAC/s (top) and the quality metric (bottom) against speaker-overlap ratio and/or
+    noise activity (one column each), one line per model entry, styled by family, with
+    bootstrap 95 % intervals. ``tables`` maps ``overlap`` / ``noise_activity`` to
+    :func:`.variants.variant_table` output (an empty table leaves its column out)."""
+    meta = meta or {}
+    factors = [f for f in ("overlap", "noise_activity") if f in tables and not tables[f].empty]
+    if not factors:
+        raise ValueError("no variant datasets: the runs have no dataset with an overlap or noise-activity value")
+    xlabels = {"overlap": "Speaker overlap (% of the shorter source)", "noise_activity": "Noise activity (% of the mixture)"}
+    with style():
+        fig, axes = plt.subplots(2, len(factors), figsize=(3.6 * len(factors) + 1.8, 5.0), squeeze=False, sharey="row")
+        legend: dict[str, object] = {}
+        for col, factor in enumerate(factors):
+            tab = tables[factor]
+            counters: dict[str, int] = {}
+            for label, g in tab.groupby("label", sort=False):
+                g = g.sort_values(factor)
+                fam = str(g["family"].iloc[0])
+                st = curve_style(fam, counters.get(fam, 0))
+                counters[fam] = counters.get(fam, 0) + 1
+                x = 100 * g[factor].to_numpy(float)
+                for row, key in enumerate(("gmacs", metric)):
+                    if key not in g.columns:
+                        continue
+                    h = axes[row, col].errorbar(x, g[key].to_numpy(float), yerr=_err(g, key), color=st["color"],
+                                                marker=st["marker"], linestyle=st["linestyle"], markeredgecolor="black",
+                                                markeredgewidth=0.5, capsize=2)
+                    legend.setdefault(str(label), h)
+            for row, key in enumerate(("gmacs", metric)):
+                ax = axes[row, col]
+                vals = sorted(set(100 * tab[factor].astype(float)))
+                ax.set_xticks(vals, [as_percent(v / 100) for v in vals])
+                if row == 1:
+                    ax.set_xlabel(xlabels[factor])
+                if col == 0:
+                    ax.set_ylabel("Compute (GMAC/s)" if key == "gmacs" else metric_label(metric, meta))
+        fig.legend(list(legend.values()), list(legend.keys()), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
+                   title="error bars: bootstrap 95 % CI", title_fontsize=7)
+        fig.suptitle("Compute and quality against speaker overlap and noise activity")
+        fig.tight_layout()
+        mark_synthetic(fig, summary)
+    return fig

@@ -1,0 +1,205 @@
+"""One self-contained static HTML page for one or more runs: tables, figures, gaps,
+provenance and failed-metric counts. Figures are embedded as base64 PNG and the style sheet is
+inline, so the file opens offline and can be mailed or archived as is. The page carries no
+clock time of its own, so the same runs give the same page.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from ..errors import UserError
+from ..results import RunTables
+from . import gates as gates_mod
+from .collect import entries_frame, metric_label, metrics_meta, require_metric, run_label
+from .figures import gate_figures, overlap_noise_figure, overlap_noise_tables, pareto_figures
+from .pareto import gap_table
+from .tables import html_table
+
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
+h3{margin-top:1.4em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+th,td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}
+th{background:#f3f3f3} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tr.dataset td{background:#eef3f8;font-style:italic;font-weight:600}
+figure{margin:1em 0} figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.85em;color:#555}
+.note{font-size:.85em;color:#555} .warn{background:#fff4e5;border-left:4px solid #E69F00;padding:.5em 1em}
+pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em;max-height:30em}
+code{font-size:.9em}
+"""
+
+
+def figure_to_data_uri(fig: plt.Figure, dpi: int = 130) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _figure_html(fig: plt.Figure, caption: str) -> str:
+    return (f'<figure><img alt="{html.escape(caption)}" src="{figure_to_data_uri(fig)}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def _frame_html(df: pd.DataFrame, floatfmt: str = "{:.2f}") -> str:
+    if df.empty:
+        return "<p class=\"note\">(none)</p>"
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    rows = []
+    for _, r in df.iterrows():
+        cells = []
+        for v in r:
+            if isinstance(v, float):
+                cells.append(f'<td class="num">{"–" if math.isnan(v) else floatfmt.format(v)}</td>')
+            elif isinstance(v, int):
+                cells.append(f'<td class="num">{v}</td>')
+            else:
+                cells.append(f"<td>{html.escape(str(v))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def failures_frame(runs: Sequence[RunTables]) -> pd.DataFrame:
+    """Failed-metric counts per entry (one row per entry and metric with a failure)."""
+    rows = []
+    for run in runs:
+        for e in run.entries():
+            n = e.get("n_utterances") or {}
+            for metric, count in sorted((n.get("failed") or {}).items()):
+                rows.append({"run": run_label(run), "model": e.get("model"), "dataset": e.get("dataset"),
+                             "operating point": "–" if e.get("operating_point") is None else f"{e['operating_point']:g}",
+                             "metric": metric, "failed": int(count), "of": int(n.get("total") or 0)})
+    return pd.DataFrame(rows, columns=["run", "model", "dataset", "operating point", "metric", "failed", "of"])
+
+
+def error_messages(runs: Sequence[RunTables], limit: int = 20) -> pd.DataFrame:
+    """The distinct per-utterance error messages (column ``error``) with their counts."""
+    frames = []
+    for run in runs:
+        u = run.utterances
+        if "error" not in u.columns:
+            continue
+        err = u["error"].fillna("").astype(str)
+        bad = u[err != ""]
+        if len(bad):
+            c = bad.groupby(["model", "error"]).size().reset_index(name="utterances")
+            c.insert(0, "run", run_label(run))
+            frames.append(c)
+    if not frames:
+        return pd.DataFrame(columns=["run", "model", "error", "utterances"])
+    return pd.concat(frames, ignore_index=True).sort_values("utterances", ascending=False).head(limit)
+
+
+def _provenance_html(run: RunTables) -> str:
+    s = run.summary
+    facts = [("run id", s.get("run_id")), ("folder", str(run.path)), ("created", s.get("created")),
+             ("schema version", s.get("schema_version")), ("git commit", s.get("git_commit")),
+             ("config hash", s.get("config_hash")), ("device", s.get("device"))]
+    parts = [f"<h3>Run {html.escape(run_label(run))}</h3>", "<table>"]
+    parts += [f"<tr><th>{html.escape(k)}</th><td><code>{html.escape(str(v))}</code></td></tr>" for k, v in facts if v is not None]
+    parts.append("</table>")
+    ds = s.get("datasets") or {}
+    if ds:
+        rows = []
+        for name, info in ds.items():
+            info = info if isinstance(info, dict) else {}
+            extra = {k: v for k, v in info.items() if k not in ("manifest_hash", "n_utterances", "root")}
+            rows.append({"dataset": name, "manifest hash": str(info.get("manifest_hash", "–")),
+                         "utterances": str(info.get("n_utterances", "–")),
+                         "details": ", ".join(f"{k}={v}" for k, v in extra.items())})
+        parts += ["<h4>Data</h4>", _frame_html(pd.DataFrame(rows))]
+    versions = s.get("versions") or {}
+    if versions:
+        parts += ["<h4>Versions</h4>", _frame_html(pd.DataFrame([{"package": k, "version": str(v)} for k, v in versions.items()]))]
+    parts += ["<h4>Configuration</h4>", f"<pre>{html.escape(json.dumps(s.get('config', {}), indent=2, sort_keys=True, default=str))}</pre>"]
+    return "\n".join(parts)
+
+
+def build_report(runs: Sequence[RunTables], metric: str = "si_snri", utt_ids: Sequence[str] | None = None,
+                 audio_root: str | Path | None = None, title: str | None = None, n_gate_utterances: int = 2) -> str:
+    """The HTML page as a string (see the module docstring)."""
+    if not runs:
+        raise UserError("no run folder given")
+    entries = entries_frame(runs)
+    if entries.empty:
+        raise UserError("the runs have no summary entries")
+    require_metric(entries, metric)
+    meta = metrics_meta(runs)
+    names = ", ".join(run_label(r) for r in runs)
+    from .. import __version__
+    body = [f"<h1>{html.escape(title or 'dsnbench report')}</h1>",
+            f"<p class=\"note\">Runs: {html.escape(names)}. Made by dsnbench {html.escape(__version__)} from the run folders only.</p>"]
+    synthetic = [r for r in runs if r.summary.get("synthetic")]
+    if synthetic:
+        note = synthetic[0].summary.get("note", "")
+        body.append(f"<p class=\"warn\"><b>Synthetic demo data.</b> {html.escape(str(note))}</p>")
+    body += ["<h2>Results</h2>", html_table(entries)]
+    # Pareto
+    body.append(f"<h2>Quality against compute</h2><p class=\"note\">Each point is one model (and operating point) "
+                f"with bootstrap 95 % intervals on both axes. Lines join each curve's Pareto front (piecewise linear in "
+                f"GMAC/s); hollow markers are dominated. The mean gap is the area between a curve and the reference "
+                f"curve over their common compute range divided by that range ({html.escape(metric_label(metric, meta))}).</p>")
+    for name, fig in pareto_figures(runs, metric).items():
+        body.append(_figure_html(fig, name))
+    hib = bool((meta.get(metric) or {}).get("higher_is_better", True))
+    gaps = gap_table(entries.dropna(subset=[metric]), metric, hib)
+    if not gaps.empty:
+        gaps = gaps.rename(columns={"mean_gap": "mean gap", "lo": "from GMAC/s", "hi": "to GMAC/s"})
+        body += ["<h3>Mean gap at equal compute</h3>", _frame_html(gaps)]
+    # gates
+    body.append("<h2>Gate decisions</h2>")
+    any_gate = False
+    for run in runs:
+        if run.segments.empty or not gates_mod.dynamic_entries(run.segments):
+            continue
+        any_gate = True
+        figs = gate_figures(run, utt_ids=utt_ids, audio_root=audio_root, n_utterances=n_gate_utterances)
+        body.append(f"<h3>{html.escape(run_label(run))}</h3>")
+        for name, fig in figs.items():
+            body.append(_figure_html(fig, name))
+    if not any_gate:
+        body.append("<p class=\"note\">No entry chose more than one width per segment: no gate decisions to show.</p>")
+    # overlap / noise
+    body.append("<h2>Speaker overlap and noise activity</h2>")
+    on = overlap_noise_figure(runs, metric)
+    if on:
+        for name, fig in on.items():
+            body.append(_figure_html(fig, name))
+        for factor, tab in overlap_noise_tables(runs, metric).items():
+            cols = [c for c in ["label", factor, "gmacs", metric] if c in tab.columns]
+            body += [f"<h4>{html.escape(factor.replace('_', ' '))}</h4>", _frame_html(tab[cols])]
+    else:
+        body.append("<p class=\"note\">No variant test sets (datasets with an overlap ratio or noise activity) in these runs.</p>")
+    # failures
+    body.append("<h2>Failed metrics</h2>")
+    fails = failures_frame(runs)
+    total = int(fails["failed"].sum()) if not fails.empty else 0
+    body.append(f"<p>{total} failed metric value(s) in all; each is NaN in its table and left out of its mean.</p>")
+    body.append(_frame_html(fails))
+    errs = error_messages(runs)
+    if not errs.empty:
+        body += ["<h3>Error messages</h3>", _frame_html(errs)]
+    body.append("<h2>Provenance</h2>")
+    body += [_provenance_html(r) for r in runs]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{html.escape(title or 'dsnbench report')}</title>"
+            f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def write_report(runs: Sequence[RunTables], out: str | Path, **kwargs) -> Path:
+    from ..results import atomic_write_bytes
+    text = build_report(runs, **kwargs)
+    p = Path(out)
+    atomic_write_bytes(p, text.encode("utf-8"))
+    return p

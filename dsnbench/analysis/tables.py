@@ -1,0 +1,188 @@
+"""Result tables as papers print them, in Markdown, LaTeX (booktabs) and HTML.
+
+One row per entry (model and operating point), grouped by dataset: model, parameters (M),
+GMAC/s, SI-SNRi (dB), SDRi (dB), PESQ, STOI. Each value is the mean with ``± h`` where ``h`` is
+half the width of the run's bootstrap 95 % interval (the interval is asymmetric in general;
+``intervals="brackets"`` prints ``[lo, hi]`` instead). The best value of each quality column
+within a dataset is bold (oracles are anchors and never bold). A metric missing from a run is
+``–``; failed-metric counts are listed under the table.
+"""
+from __future__ import annotations
+
+import html
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .collect import metric_label
+
+#: (column key, header, decimals); ``gmacs`` is GMAC per second of audio
+DEFAULT_COLUMNS: list[tuple[str, str, int]] = [
+    ("gmacs", "GMAC/s", 2),
+    ("si_snri", "SI-SNRi (dB)", 2),
+    ("sdri", "SDRi (dB)", 2),
+    ("pesq", "PESQ", 2),
+    ("stoi", "STOI", 3),
+]
+
+
+def _finite(x: object) -> bool:
+    return isinstance(x, (int, float, np.floating)) and math.isfinite(float(x))
+
+
+def format_value(mean: float, lo: float, hi: float, decimals: int, intervals: str = "pm") -> str:
+    if not _finite(mean):
+        return "–"
+    s = f"{mean:.{decimals}f}"
+    if intervals == "none" or not (_finite(lo) and _finite(hi)):
+        return s
+    if round((hi - lo) / 2, decimals) == 0:  # a constant (e.g. a static model's cost): no interval
+        return s
+    if intervals == "brackets":
+        return f"{s} [{lo:.{decimals}f}, {hi:.{decimals}f}]"
+    return f"{s} ± {(hi - lo) / 2:.{decimals}f}"
+
+
+def format_params(p: object) -> str:
+    if not _finite(p):
+        return "–"
+    return f"{float(p) / 1e6:.2f}"
+
+
+def table_rows(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]] = DEFAULT_COLUMNS,
+               intervals: str = "pm") -> dict[str, list[dict]]:
+    """Per dataset, the formatted cells of each row plus which cells are best (``bold``)."""
+    out: dict[str, list[dict]] = {}
+    for dataset, d in entries.groupby("dataset", sort=True):
+        d = d.sort_values(["order", "run"], kind="mergesort")
+        best: dict[str, float] = {}
+        for key, _, _ in columns:
+            if key == "gmacs" or key not in d.columns:
+                continue
+            vals = d.loc[d["family"] != "oracle", key].astype(float)
+            vals = vals[np.isfinite(vals)]
+            if vals.size:
+                best[key] = float(vals.max())
+        rows = []
+        multi_run = d["run"].nunique() > 1
+        for _, r in d.iterrows():
+            cells = {"model": r["label"] + (f" ({r['run']})" if multi_run else ""), "params": format_params(r.get("params"))}
+            bold = {}
+            for key, _, dec in columns:
+                mean = r.get(key, math.nan)
+                cells[key] = format_value(mean, r.get(f"{key}_lo", math.nan), r.get(f"{key}_hi", math.nan), dec, intervals)
+                bold[key] = key in best and _finite(mean) and r["family"] != "oracle" and round(float(mean), dec) == round(best[key], dec)
+            rows.append({"cells": cells, "bold": bold, "failed": r.get("failed") or {},
+                         "n": (r.get("n_evaluated"), r.get("n_total"))})
+        out[str(dataset)] = rows
+    return out
+
+
+def _failures_note(rows_by_ds: dict[str, list[dict]]) -> list[str]:
+    notes = []
+    for ds, rows in rows_by_ds.items():
+        for r in rows:
+            for metric, count in sorted(r["failed"].items()):
+                if count:
+                    notes.append(f"{ds}, {r['cells']['model']}: {metric} failed on {count} utterance(s) (left out of its mean)")
+    return notes
+
+
+def markdown_table(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]] = DEFAULT_COLUMNS,
+                   intervals: str = "pm") -> str:
+    """Markdown (GitHub pipe tables), one block per dataset."""
+    rows_by_ds = table_rows(entries, columns, intervals)
+    lines = []
+    head = ["Model", "Params (M)"] + [h for _, h, _ in columns]
+    for ds, rows in rows_by_ds.items():
+        lines += [f"**{ds}**", "", "| " + " | ".join(head) + " |",
+                  "|" + "|".join([":---", "---:"] + ["---:"] * len(columns)) + "|"]
+        for r in rows:
+            cells = [r["cells"]["model"], r["cells"]["params"]]
+            for key, _, _ in columns:
+                v = r["cells"][key]
+                cells.append(f"**{v}**" if r["bold"][key] else v)
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("")
+    lines.append(_legend(intervals))
+    notes = _failures_note(rows_by_ds)
+    if notes:
+        lines += [""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def _legend(intervals: str) -> str:
+    if intervals == "brackets":
+        return "Mean [bootstrap 95 % interval]; best per dataset in bold (oracles excluded)."
+    if intervals == "none":
+        return "Means; best per dataset in bold (oracles excluded)."
+    return "Mean ± half-width of the bootstrap 95 % interval; best per dataset in bold (oracles excluded)."
+
+
+_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                  "λ": r"$\lambda$", "β": r"$\beta$", "±": r"$\pm$", "–": "--"}
+
+
+def latex_escape(s: str) -> str:
+    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in s)
+
+
+def latex_table(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]] = DEFAULT_COLUMNS,
+                intervals: str = "pm", caption: str | None = None, label: str = "tab:dsnbench") -> str:
+    """A LaTeX ``table`` with booktabs rules; datasets are row blocks. Needs ``\\usepackage{booktabs}``."""
+    rows_by_ds = table_rows(entries, columns, intervals)
+    ncol = 2 + len(columns)
+    out = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "r" * (ncol - 1) + "}", r"\toprule"]
+    out.append(" & ".join(["Model", "Params (M)"] + [latex_escape(h) for _, h, _ in columns]) + r" \\")
+    for ds, rows in rows_by_ds.items():
+        out += [r"\midrule", rf"\multicolumn{{{ncol}}}{{l}}{{\textit{{{latex_escape(ds)}}}}} \\"]
+        for r in rows:
+            cells = [latex_escape(r["cells"]["model"]), latex_escape(r["cells"]["params"])]
+            for key, _, _ in columns:
+                v = latex_escape(r["cells"][key])
+                cells.append(rf"\textbf{{{v}}}" if r["bold"][key] else v)
+            out.append(" & ".join(cells) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}"]
+    cap = caption or _legend(intervals)
+    notes = _failures_note(rows_by_ds)
+    if notes:
+        cap += " " + " ".join(n + "." for n in notes)
+    out += [rf"\caption{{{latex_escape(cap)}}}", rf"\label{{{label}}}", r"\end{table}"]
+    return "\n".join(out) + "\n"
+
+
+def html_table(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]] = DEFAULT_COLUMNS,
+               intervals: str = "pm") -> str:
+    """The same table as HTML (for the report)."""
+    rows_by_ds = table_rows(entries, columns, intervals)
+    head = ["Model", "Params (M)"] + [h for _, h, _ in columns]
+    parts = ['<table class="results">', "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead>", "<tbody>"]
+    for ds, rows in rows_by_ds.items():
+        parts.append(f'<tr class="dataset"><td colspan="{len(head)}">{html.escape(ds)}</td></tr>')
+        for r in rows:
+            cells = [f"<td>{html.escape(r['cells']['model'])}</td>", f"<td class=\"num\">{r['cells']['params']}</td>"]
+            for key, _, _ in columns:
+                v = html.escape(r["cells"][key])
+                cells.append(f'<td class="num">{"<b>" + v + "</b>" if r["bold"][key] else v}</td>')
+            parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts += ["</tbody>", "</table>", f"<p class=\"note\">{html.escape(_legend(intervals))}</p>"]
+    notes = _failures_note(rows_by_ds)
+    if notes:
+        parts.append("<ul class=\"note\">" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
+    return "\n".join(parts)
+
+
+def columns_for(metric_names: Sequence[str] | None) -> list[tuple[str, str, int]]:
+    """Table columns for a chosen list of metrics (GMAC/s always first)."""
+    if not metric_names:
+        return list(DEFAULT_COLUMNS)
+    known = {k: (k, h, d) for k, h, d in DEFAULT_COLUMNS}
+    cols = [known["gmacs"]]
+    for m in metric_names:
+        if m == "gmacs":
+            continue
+        cols.append(known.get(m, (m, metric_label(m), 3 if m.startswith(("stoi", "estoi")) else 2)))
+    return cols

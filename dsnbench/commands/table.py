@@ -1,0 +1,51 @@
+"""``dsnbench table``: the results table as papers print it (Markdown or LaTeX)."""
+from __future__ import annotations
+
+import argparse
+
+EPILOG = """examples:
+  dsnbench table runs/mini                              # Markdown, one block per dataset
+  dsnbench table runs/static runs/dsn --format latex > table.tex
+  dsnbench table runs/mini --metrics si_snri,sdri,pesq,stoi,estoi --intervals brackets
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("table", help="results table (Markdown or LaTeX) from run folders",
+                       description="Print model, parameters, GMAC/s and quality metrics with bootstrap 95 % "
+                                   "intervals, one block per dataset, for one or more run folders.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s)")
+    p.add_argument("--format", choices=("md", "latex"), default="md", help="md (default) or latex (booktabs)")
+    p.add_argument("--metrics", default=None,
+                   help="comma-separated quality columns (default: si_snri,sdri,pesq,stoi)")
+    p.add_argument("--intervals", choices=("pm", "brackets", "none"), default="pm",
+                   help="pm: mean ± half the 95 %% interval (default); brackets: mean [lo, hi]; none")
+    p.add_argument("--dataset", action="append", default=None, help="only this dataset (repeatable)")
+    p.add_argument("--out", default=None, metavar="FILE", help="write to FILE instead of printing")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..analysis.collect import entries_frame, load_runs
+    from ..analysis.tables import columns_for, latex_table, markdown_table
+    from ..errors import UserError
+
+    entries = entries_frame(load_runs(args.runs))
+    if entries.empty:
+        raise UserError("the runs have no summary entries")
+    if args.dataset:
+        unknown = [d for d in args.dataset if d not in set(entries["dataset"])]
+        if unknown:
+            raise UserError(f"dataset {unknown[0]!r} is not in these runs (they have: {', '.join(sorted(set(entries['dataset'])))})")
+        entries = entries[entries["dataset"].isin(args.dataset)]
+    cols = columns_for([m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None)
+    text = (latex_table if args.format == "latex" else markdown_table)(entries, cols, args.intervals)
+    if args.out:
+        from pathlib import Path
+        from ..results import atomic_write_bytes
+        atomic_write_bytes(Path(args.out), text.encode("utf-8"))
+        print(args.out)
+    else:
+        print(text, end="")
+    return 0

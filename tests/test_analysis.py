@@ -1,0 +1,341 @@
+"""Analysis: Pareto fronts and curve gaps on constructed points, gate statistics, variant
+factors, tables, every figure and the report from a run folder (the synthetic demo run, which
+has every family, DSN traces and variant sets, and a real oracle run from ``dsnbench run``)."""
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dsnbench.analysis import collect, gates, pareto, tables, variants
+from dsnbench.analysis.demo import write_demo_run
+from dsnbench.cli import main
+from dsnbench.results import SEGMENT_COLUMNS, UTTERANCE_COLUMNS, read_run
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    return write_demo_run(tmp_path_factory.mktemp("analysis") / "demo", n_utterances=3, seconds=1.5)
+
+
+@pytest.fixture(scope="session")
+def demo(demo_run):
+    return read_run(demo_run)
+
+
+@pytest.fixture(scope="session")
+def demo_entries(demo):
+    return collect.entries_frame([demo])
+
+
+# -- Pareto front -----------------------------------------------------------------------
+
+def test_pareto_mask_on_constructed_points():
+    cost = np.array([1.0, 2.0, 2.0, 3.0, 4.0, 5.0, np.nan])
+    qual = np.array([5.0, 7.0, 6.0, 6.5, 9.0, 9.0, 20.0])
+    # (2,6) is dominated by (2,7); (3,6.5) by (2,7); (5,9) by (4,9); NaN is never on the front
+    assert pareto.pareto_mask(cost, qual).tolist() == [True, True, False, False, True, False, False]
+    # lower-is-better quality flips the direction
+    assert pareto.pareto_mask(cost, qual, higher_is_better=False).tolist() == [True, False, False, False, False, False, False]
+
+
+def test_pareto_equal_points_and_front_order():
+    cost = np.array([3.0, 1.0, 3.0, 2.0])
+    qual = np.array([4.0, 1.0, 4.0, 3.0])
+    assert pareto.pareto_mask(cost, qual).tolist() == [True, True, True, True]  # equal points do not dominate each other
+    c, q = pareto.front(cost, qual)
+    assert c.tolist() == [1.0, 2.0, 3.0] and q.tolist() == [1.0, 3.0, 4.0]
+
+
+def test_pareto_rejects_bad_shapes():
+    with pytest.raises(ValueError):
+        pareto.pareto_mask(np.zeros(3), np.zeros(4))
+
+
+# -- curve gap --------------------------------------------------------------------------
+
+def test_curve_gap_parallel_lines():
+    a = (np.array([0.0, 10.0]), np.array([0.0, 10.0]))
+    b = (np.array([0.0, 10.0]), np.array([-2.0, 8.0]))
+    g = pareto.curve_gap(a, b)
+    assert g.mean_gap == pytest.approx(2.0) and g.area == pytest.approx(20.0)
+    assert (g.lo, g.hi) == (0.0, 10.0)
+    assert pareto.curve_gap(b, a).mean_gap == pytest.approx(-2.0)
+
+
+def test_curve_gap_known_piecewise_curves():
+    # A: q = c on [0, 10]; B: (2,0) (6,4) (12,4). Overlap [2, 10]:
+    # on [2,6] A-B = 2 (area 8); on [6,10] A-B = c-4 from 2 to 6 (area 16). Mean 24/8 = 3.
+    a = (np.array([0.0, 10.0]), np.array([0.0, 10.0]))
+    b = (np.array([2.0, 6.0, 12.0]), np.array([0.0, 4.0, 4.0]))
+    g = pareto.curve_gap(a, b)
+    assert g.area == pytest.approx(24.0) and g.mean_gap == pytest.approx(3.0)
+    assert (g.lo, g.hi) == (2.0, 10.0)
+    # lower-is-better: the sign flips so that positive still means "A better"
+    assert pareto.curve_gap(a, b, higher_is_better=False).mean_gap == pytest.approx(-3.0)
+
+
+def test_curve_gap_matches_dense_integration():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        ca = np.sort(rng.choice(np.arange(1, 40), size=5, replace=False)).astype(float)
+        cb = np.sort(rng.choice(np.arange(1, 40), size=4, replace=False)).astype(float)
+        qa, qb = rng.normal(size=5), rng.normal(size=4)
+        g = pareto.curve_gap((ca, qa), (cb, qb))
+        lo, hi = max(ca[0], cb[0]), min(ca[-1], cb[-1])
+        if lo >= hi:
+            continue
+        x = np.linspace(lo, hi, 200001)
+        dense = np.trapezoid(np.interp(x, ca, qa) - np.interp(x, cb, qb), x)
+        assert g.area == pytest.approx(dense, abs=1e-6)
+
+
+def test_curve_gap_without_overlap_is_nan_and_single_point():
+    a = (np.array([1.0, 2.0]), np.array([1.0, 2.0]))
+    b = (np.array([3.0, 4.0]), np.array([1.0, 2.0]))
+    assert math.isnan(pareto.curve_gap(a, b).mean_gap)
+    single = (np.array([1.5]), np.array([0.0]))
+    g = pareto.curve_gap(a, single)
+    assert g.mean_gap == pytest.approx(1.5) and g.area == 0.0
+    with pytest.raises(ValueError):
+        pareto.curve_gap((np.array([2.0, 1.0]), np.array([0.0, 0.0])), a)
+
+
+# -- collecting entries -----------------------------------------------------------------
+
+def test_family_from_entry_model_info_or_name():
+    assert collect.family_of({"model": "static-0.5"}) == "static"
+    assert collect.family_of({"model": "my-net", "family": "dsn"}) == "dsn"
+    assert collect.family_of({"model": "my-net", "model_info": {"family": "slim"}}) == "slim"
+    assert collect.family_of({"model": "x"}, {"models": {"x": {"family": "dsn"}}}) == "dsn"
+    assert collect.lambda_of({"model": "dsn-l0.1"}) == pytest.approx(0.1)
+    assert collect.lambda_of({"model": "dsn-lambda0.05-small"}) == pytest.approx(0.05)
+    assert collect.lambda_of({"model": "dsn", "model_info": {"lambda": 2}}) == 2.0
+    assert collect.width_of({"model": "slim-0.75"}) == 0.75
+    assert collect.width_of({"model": "static-w0.25"}) == 0.25
+
+
+def test_entries_frame_of_demo(demo, demo_entries):
+    e = demo_entries
+    assert len(e) == len(demo.entries())
+    assert set(e["family"]) == {"static", "slim", "dsn"}
+    assert set(e.loc[e["family"] == "dsn", "curve"]) == {"dsn λ=0.05", "dsn λ=0.2"}
+    assert (e["si_snri_lo"] <= e["si_snri"]).all() and (e["si_snri"] <= e["si_snri_hi"]).all()
+    # entries agree with the utterance table they summarise
+    u = demo.utterances
+    row = e[(e["model"] == "static-0.5") & (e["dataset"] == "demo-2mix-ov100")].iloc[0]
+    assert row["si_snri"] == pytest.approx(u[(u["model"] == "static-0.5") & (u["dataset"] == "demo-2mix-ov100")]["si_snri"].mean())
+
+
+def test_gap_table_has_every_curve_against_static(demo_entries):
+    g = pareto.gap_table(demo_entries)
+    ds = g[g["dataset"] == "demo-2mix-ov100"]
+    assert set(ds["curve"]) == {"slim", "dsn λ=0.05", "dsn λ=0.2", "dsn (all)"}
+    assert (ds["reference"] == "static").all()
+    assert np.isfinite(ds["mean_gap"]).all()
+    assert ((ds["mean_gap"] * (ds["hi"] - ds["lo"]) - ds["area"]).abs() < 1e-9).all()
+
+
+# -- gates ------------------------------------------------------------------------------
+
+def test_width_share_by_category(demo):
+    seg = gates.select_entry(demo.segments, "dsn-l0.05", 0.0, "demo-wham-na50")
+    share = gates.width_share_by_category(seg)
+    widths = [c for c in share.columns if c != "n"]
+    assert np.allclose(share[widths].sum(axis=1), 1.0)
+    assert share["n"].sum() == len(seg)
+    # noisy set: groups are split by noise activity
+    assert any(g.endswith(", noise") for g in share.index) and any(g.endswith(", no noise") for g in share.index)
+    # counts recomputed by hand for one group
+    grp = share.index[0]
+    cat, _, lab = grp.partition(", ")
+    sub = seg[(seg["category"] == cat) & (seg["noise_active"] == (lab == "noise"))]
+    assert share.loc[grp, "n"] == len(sub)
+
+
+def test_seg_snr_by_width_and_default_entry(demo):
+    m, d, op = gates.default_entry(demo.segments)
+    assert m.startswith("dsn") and op == 0.0
+    seg = gates.select_entry(demo.segments, m, op, d)
+    t = gates.seg_snr_by_width(seg)
+    assert t["n"].sum() + t["n_nan"].sum() == len(seg)
+    w = t["width"].iloc[0]
+    v = seg[seg["width"] == w]["seg_si_snr"].dropna()
+    assert t["mean"].iloc[0] == pytest.approx(v.mean())
+
+
+def test_select_entry_errors(demo):
+    from dsnbench.errors import UserError
+    with pytest.raises(UserError, match="model 'nope'"):
+        gates.select_entry(demo.segments, "nope")
+    with pytest.raises(UserError, match="operating point"):
+        gates.select_entry(demo.segments, "dsn-l0.05", 7.0)
+
+
+def test_utterance_spans_tile_time(demo):
+    seg = gates.select_entry(demo.segments, "dsn-l0.05", 0.0, "demo-2mix-ov100")
+    uid = sorted(set(seg["utt_id"]))[0]
+    g = gates.utterance_segments(seg, uid)
+    assert g["span_start_s"].iloc[0] == 0.0
+    assert np.allclose(g["span_start_s"].to_numpy()[1:], g["span_end_s"].to_numpy()[:-1])
+
+
+# -- overlap / noise factors ------------------------------------------------------------
+
+def test_dataset_factors_from_info_and_names():
+    assert variants.dataset_factors("x", {"info": {"overlap": 0.5, "noise_activity": 100}}) == (0.5, 1.0)
+    assert variants.dataset_factors("wsj-ov25", {}) == (0.25, None)
+    assert variants.dataset_factors("wham-overlap0.5-na50", None) == (0.5, 0.5)
+    assert variants.dataset_factors("wham:sep_noisy", {"manifest_hash": "x"}) == (None, None)
+
+
+def test_variant_table_holds_the_other_factor(demo, demo_entries):
+    f = variants.factors_frame([demo])
+    ov = variants.variant_table(demo_entries, f, "overlap")
+    # the overlap axis uses the clean sets only (noise not varied), one row per entry and overlap
+    assert sorted(set(ov["overlap"])) == [0.25, 0.5, 1.0]
+    assert not ov.duplicated(["label", "overlap"]).any()
+    na = variants.variant_table(demo_entries, f, "noise_activity")
+    assert sorted(set(na["noise_activity"])) == [0.5, 1.0]
+    lines = variants.default_lines(ov)
+    assert set(lines["family"]) == {"static", "dsn"}
+    assert set(lines.loc[lines["family"] == "dsn", "operating_point"]) == {0.0}
+
+
+# -- tables -----------------------------------------------------------------------------
+
+def test_markdown_table(demo_entries):
+    e = demo_entries[demo_entries["dataset"] == "demo-2mix-ov100"]
+    md = tables.markdown_table(e)
+    lines = [ln for ln in md.splitlines() if ln.startswith("| ")]
+    assert lines[0].startswith("| Model | Params (M) | GMAC/s | SI-SNRi (dB)")
+    assert len(lines) == 1 + len(e)
+    best = e.loc[e["si_snri"].idxmax()]
+    row = next(ln for ln in lines if ln.startswith(f"| {best['label']} |"))
+    assert f"**{best['si_snri']:.2f} ± {(best['si_snri_hi'] - best['si_snri_lo']) / 2:.2f}**" in row
+    assert "| – |" in row  # SDR was not computed in the demo: a dash, never a 0
+
+
+def test_latex_table_escapes_and_notes_failures(demo_entries):
+    e = demo_entries[demo_entries["dataset"] == "demo-2mix-ov100"].copy()
+    e.at[e.index[0], "failed"] = {"pesq": 2}
+    tex = tables.latex_table(e, intervals="brackets")
+    assert r"\toprule" in tex and r"\bottomrule" in tex and r"$\lambda$" in tex
+    assert r"demo-2mix-ov100" in tex and "pesq failed on 2 utterance(s)" in tex
+    assert re.search(r"\d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\]", tex)
+    body = [ln for ln in tex.splitlines() if ln.endswith(r"\\") and "&" in ln]
+    assert all(ln.count("&") == 6 for ln in body)
+
+
+# -- figures, CLI, report ---------------------------------------------------------------
+
+def _pngs(folder):
+    return sorted(p.name for p in folder.glob("*.png"))
+
+
+def test_plot_pareto_cli(demo_run, tmp_path):
+    assert main(["plot", "pareto", str(demo_run), "--out", str(tmp_path), "--dataset", "demo-2mix-ov100"]) == 0
+    assert _pngs(tmp_path) == ["pareto-si_snri-demo-2mix-ov100.png"]
+    assert (tmp_path / "pareto-si_snri-demo-2mix-ov100.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_plot_gates_cli_with_and_without_audio(demo_run, demo, tmp_path):
+    uid = sorted(set(demo.segments["utt_id"]))[0]
+    assert main(["plot", "gates", str(demo_run), "--utt", uid, "--out", str(tmp_path / "a")]) == 0
+    names = _pngs(tmp_path / "a")
+    assert len(names) == 3 and any(n.startswith("gates-timeline") for n in names)
+    # audio not reachable: the figure is still drawn and says why
+    from dsnbench.analysis.figures import gate_figures
+    figs = gate_figures(demo, utt_ids=[uid], audio_root=tmp_path / "missing")
+    fig = figs[next(k for k in figs if k.startswith("gates-timeline"))]
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any(t.startswith("waveform not available") for t in texts)
+    figs2 = gate_figures(demo, utt_ids=[uid])
+    fig2 = figs2[next(k for k in figs2 if k.startswith("gates-timeline"))]
+    assert len(fig2.axes) == 5  # mixture, two sources, width, segment SI-SNR
+    assert main(["plot", "gates", str(demo_run), "--utt", "nope", "--out", str(tmp_path / "b")]) == 2
+
+
+def test_plot_overlap_cli(demo_run, tmp_path):
+    assert main(["plot", "overlap", str(demo_run), "--out", str(tmp_path)]) == 0
+    assert _pngs(tmp_path) == ["overlap-noise-si_snri.png"]
+
+
+def test_table_cli(demo_run, capsys):
+    assert main(["table", str(demo_run), "--format", "latex", "--dataset", "demo-2mix-ov50"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(r"\begin{table}") and "demo-2mix-ov50" in out
+    assert main(["table", str(demo_run), "--dataset", "nope"]) == 2
+
+
+def test_report_is_self_contained(demo_run, tmp_path):
+    out = tmp_path / "report.html"
+    assert main(["report", str(demo_run), "--out", str(out)]) == 0
+    html = out.read_text()
+    assert html.count("data:image/png;base64,") >= 5
+    assert not re.search(r"""(src|href)=["']https?:""", html)
+    summary = json.loads((demo_run / "summary.json").read_text())
+    for info in summary["datasets"].values():
+        assert info["manifest_hash"] in html
+    assert summary["config_hash"] in html and "Synthetic demo data" in html
+    assert "Failed metrics" in html and "Mean gap at equal compute" in html
+
+
+def test_bad_run_folder_is_one_line_error(tmp_path, capsys):
+    assert main(["table", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "summary.json" in err
+
+
+def test_demo_run_is_schema_valid_and_deterministic(demo_run, demo, tmp_path):
+    assert list(demo.utterances.columns[: len(UTTERANCE_COLUMNS)]) == UTTERANCE_COLUMNS
+    assert list(demo.segments.columns[: len(SEGMENT_COLUMNS)]) == SEGMENT_COLUMNS
+    assert set(demo.segments["category"]) <= {"silence", "one", "overlap"}
+    assert demo.summary["synthetic"] is True
+    again = read_run(write_demo_run(tmp_path / "again", n_utterances=3, seconds=1.5))
+    pd.testing.assert_frame_equal(demo.utterances, again.utterances)
+    pd.testing.assert_frame_equal(demo.segments, again.segments)
+
+
+# -- a real run of the run loop ----------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def oracle_run(tmp_path_factory, wsj0_root):
+    out = tmp_path_factory.mktemp("oracle-run") / "run"
+    rc = main(["run", "--model", "oracle-mixture", "--model", "oracle-irm", "--dataset", "wsj0-2mix",
+               "--root", str(wsj0_root), "--limit", "2", "--workers", "1", "--out", str(out), "--no-progress"])
+    assert rc == 0
+    return out
+
+
+def test_analysis_of_a_real_oracle_run(oracle_run, tmp_path, capsys):
+    run = read_run(oracle_run)
+    e = collect.entries_frame([run])
+    assert set(e["family"]) == {"oracle"}
+    assert main(["table", str(oracle_run)]) == 0
+    md = capsys.readouterr().out
+    assert "| oracle-irm |" in md and "| oracle-mixture |" in md
+    assert main(["plot", "pareto", str(oracle_run), "--out", str(tmp_path / "f")]) == 0
+    assert len(_pngs(tmp_path / "f")) == 1
+    # no dynamic entries: a clear one-line error, and the report says so instead of failing
+    assert main(["plot", "gates", str(oracle_run), "--out", str(tmp_path / "g")]) == 2
+    assert main(["report", str(oracle_run), "--out", str(tmp_path / "r.html")]) == 0
+    html = (tmp_path / "r.html").read_text()
+    assert "no gate decisions to show" in html and run.summary["datasets"]["wsj0-2mix"]["manifest_hash"] in html
+
+
+def test_waveforms_found_through_the_run_config(oracle_run):
+    from dsnbench.analysis.audio import UtteranceAudio, find_audio
+    run = read_run(oracle_run)
+    uid = run.utterances["utt_id"].iloc[0]
+    audio = find_audio(run.summary, "wsj0-2mix", uid)
+    assert isinstance(audio, UtteranceAudio) and audio.sources.shape[0] == 2
+    assert isinstance(find_audio(run.summary, "wsj0-2mix", uid, root="/nonexistent"), str)
