@@ -9,11 +9,12 @@ EPILOG = """examples:
   dsnbench plot gates runs/mini --out figures                       # a DSN entry, 2 utterances
   dsnbench plot gates runs/mini --utt ID1 --utt ID2 --model dsn-l0.1 --operating-point 0.5 --out figures
   dsnbench plot overlap runs/variants --out figures                 # vs speaker overlap / noise activity
+  dsnbench plot history                                             # metric trend over results/history.csv
 """
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("plot", help="figures from run folders (pareto, gates, overlap)",
+    p = sub.add_parser("plot", help="figures from run folders (pareto, gates, overlap, history)",
                        description="Draw figures from finished run folders and save each as PNG and PDF in --out.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
@@ -43,6 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ov.add_argument("--metric", default="si_snri", help="quality metric (default: si_snri)")
     ov.add_argument("--all-entries", action="store_true",
                     help="a line for every entry (default: static widths and each DSN lambda at beta nearest 0)")
+
+    from .history import add_plot_parser as add_history_parser
+    add_history_parser(kinds)  # dsnbench plot history: the CI trend figure (commands/history.py)
 
     for q in (par, gat, ov):
         q.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG and PDF files")
