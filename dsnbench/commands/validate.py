@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         f"root         {manifest.root}",
         f"mixtures     {info.get('n_found', d['n_utterances'])} found, {d['n_utterances']} valid"
         + (f", {d['n_sources']} reference(s) each" if d["n_sources"] else ""),
+        "per folder   " + ", ".join(f"{f}/ {n}" for f, n in (info.get("folder_counts") or {}).items()),
         f"duration     {_hms(d['total_s'])} (mean {d['mean_s']:.2f} s, min {d['min_s']:.2f} s, max {d['max_s']:.2f} s)",
         f"sample rate  {', '.join(str(r) for r in d['sample_rates']) or '-'} Hz, format {d['subtype'] or '-'}",
         f"manifest     {d['manifest_hash']}",

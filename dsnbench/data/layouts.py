@@ -169,6 +169,7 @@ def collect(
         ))
     m = Manifest(name=name, root=Path(root), utterances=utts, warnings=warnings)
     m.info["n_found"] = len(mix_ids)
+    m.info["folder_counts"] = {f: len(ids_per_folder[f]) for f in folders}
     m.info["subtype"] = subtype if subtype is not None else (seen_subtype[0] if seen_subtype else None)
     m.info["n_sources"] = len(source_folders)
     m.info["folders"] = {"mixture": mixture_folder, "sources": list(source_folders), "noise": noise_folder}
@@ -204,7 +205,10 @@ def _attach_metadata(m: Manifest, csv_path: Path, id_column: str = "utt_id",
         if u.utt_id in by_id else u
         for u in m.utterances
     ]
-    m.info["metadata_csv"] = str(csv_path)
+    try:  # relative to the root, so the info is the same wherever the data lives
+        m.info["metadata_csv"] = Path(csv_path).resolve().relative_to(Path(m.root).resolve()).as_posix()
+    except ValueError:
+        m.info["metadata_csv"] = str(csv_path)
 
 
 def _parse_cell(v: str | None) -> object:
