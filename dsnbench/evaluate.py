@@ -283,7 +283,7 @@ def run_experiment(cfg: RunConfig, out: str | Path, *, progress: bool = True,
                 raise UserError(f"model {mname!r} on dataset {dname!r}: {exc}") from None
             pricer = _pricer(sep, manifest.sample_rate)
             failures_seen += _run_entry(cfg, sep, mname, dname, op, todo, manifest.sample_rate,
-                                        pricer, executor, store, bar)
+                                        manifest.hash(), pricer, executor, store, bar)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
         bar.close()
@@ -292,8 +292,12 @@ def run_experiment(cfg: RunConfig, out: str | Path, *, progress: bool = True,
     return summary
 
 
-def _run_entry(cfg, sep, mname, dname, op, todo, sample_rate, pricer, executor, store, bar) -> int:
+def _run_entry(cfg, sep, mname, dname, op, todo, sample_rate, manifest_hash, pricer, executor, store,
+               bar) -> int:
     """Separate each utterance here, compute metrics in the pool, commit in chunks."""
+    from .metrics.cache import InputCache
+    suite = make_suite(cfg.metrics, sample_rate, cfg.pesq_mode)
+    cache = InputCache(manifest_hash, suite.settings())
     pending: list[tuple[Any, dict, Future]] = []  # (utt, partial row, future)
     utt_rows: list[dict] = []
     seg_rows: list[dict] = []
@@ -314,6 +318,8 @@ def _run_entry(cfg, sep, mname, dname, op, todo, sample_rate, pricer, executor, 
             except Exception as exc:  # a metric crash must not lose the run
                 res = None
                 row["error"] = _join(row.get("error"), f"metrics: {type(exc).__name__}: {exc}")
+            if res is not None and extra["job"].inputs is None:
+                cache.put(utt.utt_id, res.inputs, fingerprint=extra["fingerprint"])
             _fill_rows(row, res, extra, utt_rows, seg_rows)
             if row.get("error"):
                 failures += 1
@@ -322,6 +328,10 @@ def _run_entry(cfg, sep, mname, dname, op, todo, sample_rate, pricer, executor, 
                 flush()
 
     def flush() -> None:
+        try:
+            cache.flush()
+        except OSError:
+            pass  # the cache only saves time; a run never fails for it
         try:
             store.commit(utt_rows, seg_rows)
         except OSError as exc:
@@ -333,7 +343,7 @@ def _run_entry(cfg, sep, mname, dname, op, todo, sample_rate, pricer, executor, 
     try:
         for utt in todo:
             _separate_one(cfg, sep, mname, dname, op, utt, sample_rate, pricer, executor, pending,
-                          utt_rows, seg_rows, bar)
+                          utt_rows, seg_rows, bar, cache)
             drain(window)
         drain(0)
     except BaseException:
@@ -349,7 +359,7 @@ def _run_entry(cfg, sep, mname, dname, op, todo, sample_rate, pricer, executor, 
 
 
 def _separate_one(cfg, sep, mname, dname, op, utt, sample_rate, pricer, executor, pending,
-                  utt_rows, seg_rows, bar) -> None:
+                  utt_rows, seg_rows, bar, cache) -> None:
     """Read one utterance, run the separator, price the trace, submit its metrics job."""
     import torch
 
@@ -389,10 +399,13 @@ def _separate_one(cfg, sep, mname, dname, op, utt, sample_rate, pricer, executor
     row.update(macs=total_macs, gmacs_per_s=total_macs / 1e9 / utt.duration_s,
                mean_width=float(np.mean(grid.width_of_segments())) if trace is not None else math.nan,
                error=err)
+    from .metrics.cache import audio_fingerprint
+    fingerprint = audio_fingerprint(mixture, sources)
     job = MetricJob(utt.utt_id, estimates, sources, mixture, noise, grid.length, grid.hop,
-                    grid.n_segments, cfg.metrics, sample_rate, cfg.pesq_mode)
+                    grid.n_segments, cfg.metrics, sample_rate, cfg.pesq_mode,
+                    inputs=cache.get(utt.utt_id, fingerprint=fingerprint))
     extra = {"trace": grid, "has_trace": trace is not None, "seg_macs": seg_macs,
-             "sample_rate": sample_rate, "n": n, "job": job}
+             "sample_rate": sample_rate, "n": n, "job": job, "fingerprint": fingerprint}
     try:
         fut = executor.submit(compute_metrics, job)
     except BrokenProcessPool:

@@ -23,21 +23,11 @@ NON_METRIC = {"model", "dataset", "operating_point", "utt_id", "duration_s", "ma
               "mean_width", "permutation", "error"}
 
 
-def bootstrap_mean(values: Any, seed: int = 0, n_boot: int = 1000) -> dict[str, Any]:
-    """Mean over finite values and a seeded 95 % percentile-bootstrap interval.
-
-    NaN values are left out (they are counted as failures elsewhere). Returns
-    ``{"mean": m, "ci95": [lo, hi]}`` with None where undefined (no finite value).
-    """
-    x = np.asarray(values, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return {"mean": None, "ci95": [None, None]}
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.size, size=(n_boot, x.size))
-    means = x[idx].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return {"mean": float(x.mean()), "ci95": [float(lo), float(hi)]}
+def bootstrap_mean(values: Any, seed: int = 0) -> dict[str, Any]:
+    """``{"mean", "ci95"}`` of the finite values (seeded bootstrap; see metrics.stats.summarize)."""
+    from .metrics.stats import summarize
+    out = summarize(values, seed=seed)
+    return {"mean": out["mean"], "ci95": out["ci95"]}
 
 
 def versions() -> dict[str, str]:
