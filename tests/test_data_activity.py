@@ -84,3 +84,24 @@ def test_short_clipped_segment_and_extent():
 def test_rejects_bad_grid():
     with pytest.raises(ValueError):
         label_segments(np.zeros((2, 100)), None, 0, 10, 1, SR)
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+@settings(max_examples=25, deadline=None)
+@given(gain_db=st.floats(-60, 20), length=st.integers(200, 4000), hop=st.integers(100, 4000),
+       seed=st.integers(0, 10))
+def test_labels_invariant_to_each_sources_own_gain(gain_db, length, hop, seed):
+    """Each source is measured against its own level: rescaling one source changes nothing."""
+    n = 2 * SR
+    rng = np.random.default_rng(seed)
+    a, b = sorted(rng.integers(0, n, size=2))
+    s1 = burst(n, int(a), int(b) + 1, 0.3, seed)
+    s2 = burst(n, n // 4, 3 * n // 4, 0.3, seed + 1)
+    n_seg = 1 + max(0, -(-(n - length) // hop))
+    cats, _ = label_segments(np.stack([s1, s2]), None, length, hop, n_seg, SR)
+    scaled, _ = label_segments(np.stack([s1 * 10 ** (gain_db / 20), s2]), None, length, hop, n_seg, SR)
+    assert len(cats) == n_seg and cats == scaled
+    assert set(cats) <= {"silence", "one", "overlap"}
