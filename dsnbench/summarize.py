@@ -141,8 +141,14 @@ def build_summary(cfg: RunConfig, created: str, manifests: dict, models: dict, p
                             "warnings": list(m.warnings)}
                      for name, m in manifests.items()},
         "metrics_meta": metrics_meta(metric_names),
+        "metric_settings": {name: _jsonable(_suite_settings(cfg, m.sample_rate)) for name, m in manifests.items()},
         "entries": entries,
     }
+
+
+def _suite_settings(cfg: RunConfig, sample_rate: int) -> dict:
+    from .evaluate import make_suite
+    return make_suite(cfg.metrics, sample_rate, cfg.pesq_mode).settings()
 
 
 def _op_mask(df: pd.DataFrame, op: float | None) -> pd.Series:
