@@ -55,6 +55,8 @@ def run_variant(args: argparse.Namespace) -> int:
                             source=args.dataset)
     except DatasetError as exc:
         raise UserError(str(exc)) from None
+    except OSError as exc:  # unwritable or full output folder
+        raise UserError(f"{exc.filename or args.out}: cannot write the variant ({exc.strerror or exc})") from None
     noisy = args.noise_activity is not None or all(u.noise is not None for u in manifest.utterances)
     print(f"wrote {len(manifest)} utterances (overlap {args.overlap:g}"
           + (f", noise activity {args.noise_activity if args.noise_activity is not None else 1.0:g}" if noisy else "")
