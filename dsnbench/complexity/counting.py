@@ -26,7 +26,9 @@ Convention (design section 5)
   custom autograd function...) makes :func:`count_macs` raise :class:`UnsupportedOpError`
   naming it, never a 0 standing in for an unknown.
 
-Causal attention is counted dense (the full Q K^T), as the dense kernels compute it.
+Ops whose results are never used are dropped by the tracer and not counted: a model should
+not compute what it throws away (dsnbench's own Conv-TasNet skips the last block's unused
+residual convolution, as the count assumes). Causal attention is counted dense (the full Q K^T), as the dense kernels compute it.
 """
 from __future__ import annotations
 
@@ -221,7 +223,7 @@ mean sum var std var_mean std_mean cumsum norm linalg_vector_norm
 eq ne lt le gt ge logical_and logical_or logical_not __and__ __or__ bitwise_not isnan isinf
 reshape view view_as reshape_as flatten unflatten squeeze squeeze_ unsqueeze unsqueeze_ permute
 transpose t contiguous expand expand_as repeat repeat_interleave movedim flip roll narrow select
-slice split split_with_sizes chunk unbind cat stack pad constant_pad_nd reflection_pad1d
+slice split split_with_sizes chunk unsafe_chunk unsafe_split unbind cat stack pad constant_pad_nd reflection_pad1d
 replication_pad1d unfold im2col col2im index index_select index_put_ index_copy index_add
 gather scatter scatter_add masked_select nonzero sort topk copy_ clone detach alias to type_as
 dropout feature_dropout alpha_dropout

@@ -191,10 +191,11 @@ class TemporalBlock(nn.Module):
         if skip_chan:
             self.skip_conv = nn.Conv1d(hid_chan, skip_chan, 1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, x: torch.Tensor, need_residual: bool = True
+                ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         shared = self.shared_block(x)
         skip = self.skip_conv(shared) if self.skip_chan else None
-        return self.res_conv(shared), skip
+        return (self.res_conv(shared) if need_residual else None), skip
 
 
 class TemporalConvMasker(nn.Module):
@@ -217,11 +218,14 @@ class TemporalConvMasker(nn.Module):
         batch, _, frames = tf_rep.shape
         out = self.bottleneck(tf_rep)
         skip_sum: torch.Tensor | None = None
-        for block in self.TCN:
-            residual, skip = block(out)
+        last = len(self.TCN) - 1
+        for i, block in enumerate(self.TCN):
+            # with skip connections the last block's residual output is never used: not computed
+            residual, skip = block(out, need_residual=not (self.skip_chan and i == last))
             if skip is not None:
                 skip_sum = skip if skip_sum is None else skip_sum + skip
-            out = out + residual
+            if residual is not None:
+                out = out + residual
         score = self.mask_net(skip_sum if self.skip_chan else out)
         return self.output_act(score.view(batch, self.n_src, self.out_chan, frames))
 

@@ -1,0 +1,288 @@
+"""MAC counting: hand-computed formulas per layer, strictness, and the table equal to full traces."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from dsnbench.complexity import (ModuleComplexity, UnsupportedOpError, build_mac_table, count_macs,
+                                 fit_polynomial, spread_evenly)
+from dsnbench.types import SegmentTrace
+
+
+class Wrap(nn.Module):
+    def __init__(self, fn, *mods):
+        super().__init__()
+        self.mods = nn.ModuleList(mods)
+        self.fn = fn
+
+    def forward(self, *x):
+        return self.fn(*x)
+
+
+def macs(module, *inputs):
+    return count_macs(module, tuple(inputs)).total
+
+
+# --------------------------------------------------------------------------- hand formulas
+def test_conv_and_transposed_conv():
+    conv = nn.Conv1d(3, 5, 7, stride=2, padding=1)
+    x = torch.randn(2, 3, 50)
+    out_len = (50 + 2 - 7) // 2 + 1
+    assert macs(conv, x) == 2 * 5 * 3 * 7 * out_len
+    depthwise = nn.Conv1d(6, 6, 3, groups=6, dilation=2, padding=2)
+    assert macs(depthwise, torch.randn(1, 6, 40)) == 6 * 1 * 3 * 40
+    deconv = nn.ConvTranspose1d(5, 2, 16, stride=8)
+    assert macs(deconv, torch.randn(3, 5, 11)) == 3 * 5 * 2 * 16 * 11
+    conv2 = nn.Conv2d(4, 8, 1)
+    assert macs(conv2, torch.randn(1, 4, 6, 9)) == 4 * 8 * 6 * 9
+
+
+def test_linear_and_matmul_family():
+    lin = nn.Linear(7, 3)
+    assert macs(lin, torch.randn(2, 5, 7)) == 2 * 5 * 7 * 3
+    a, b, c = torch.randn(4, 5, 6), torch.randn(4, 6, 7), torch.randn(4, 5, 7)
+    assert macs(Wrap(torch.bmm), a, b) == 4 * 5 * 6 * 7
+    assert macs(Wrap(torch.matmul), a, b) == 4 * 5 * 6 * 7
+    assert macs(Wrap(lambda c, a, b: torch.baddbmm(c, a, b)), c, a, b) == 4 * 5 * 6 * 7
+    assert macs(Wrap(lambda a, b: torch.einsum("bij,bjk->bik", a, b)), a, b) == 4 * 5 * 6 * 7
+    assert macs(Wrap(lambda m, v: m @ v), torch.randn(3, 8), torch.randn(8)) == 3 * 8
+
+
+def test_lstm_gru_rnn():
+    x = torch.randn(2, 9, 4)  # batch 2, 9 steps, 4 features
+    lstm = nn.LSTM(4, 5, num_layers=2, batch_first=True, bidirectional=True)
+    per_step = 2 * (4 * 5 * (4 + 5)) + 2 * (4 * 5 * (2 * 5 + 5))  # layer 2 sees 2H inputs
+    assert macs(lstm, x) == 2 * 9 * per_step
+    gru = nn.GRU(4, 3)
+    assert macs(gru, x.transpose(0, 1)) == 9 * 2 * 3 * 3 * (4 + 3)
+    rnn = nn.RNN(4, 6, batch_first=True)
+    assert macs(rnn, x) == 2 * 9 * 6 * (4 + 6)
+    proj = nn.LSTM(4, 6, batch_first=True, proj_size=2)
+    assert macs(proj, x) == 2 * 9 * (4 * 6 * 4 + 4 * 6 * 2 + 2 * 6)
+    cell = nn.LSTMCell(4, 5)
+    assert macs(cell, torch.randn(3, 4)) == 3 * 4 * 5 * (4 + 5)
+
+
+def test_attention_formulas_and_fused_paths_agree():
+    b, length, e, heads = 2, 11, 8, 2
+    q = torch.randn(b, heads, length, e // heads)
+    sdpa = Wrap(lambda q: torch.nn.functional.scaled_dot_product_attention(q, q, q))
+    assert macs(sdpa, q) == b * heads * length * length * (e // heads) * 2
+    expected = b * length * 3 * e * e + b * length * length * e * 2 + b * length * e * e
+    mha = nn.MultiheadAttention(e, heads, batch_first=True).eval()
+    x = torch.randn(b, length, e)
+    fused = count_macs(Wrap(lambda x: mha(x, x, x)[0], mha), (x,))
+    assert "_native_multi_head_attention" in fused.by_operator  # the fast path was traced
+    assert fused.total == expected
+    # the unfused path (grad enabled, weights requiring grad) counts the same
+    with torch.enable_grad():
+        from dsnbench.complexity.counting import _StrictAnalysis
+        slow = _StrictAnalysis(Wrap(lambda x: mha(x, x, x)[0], mha), (x,))
+        assert "_native_multi_head_attention" not in slow.by_operator()
+        assert int(slow.total()) == expected
+    layer = nn.TransformerEncoderLayer(e, heads, 16, batch_first=True, dropout=0.0).eval()
+    ffn = b * length * 2 * e * 16
+    assert macs(layer, x) == expected + ffn
+
+
+def test_transformer_fast_path_handle_formula():
+    from dsnbench.complexity.counting import _transformer_layer
+
+    class V:  # a stand-in for a traced value
+        def __init__(self, shape=None, value=None):
+            self._shape, self._value = shape, value
+
+        def type(self):
+            shape = self._shape
+
+            class T:
+                def sizes(self):
+                    return shape
+            return T()
+
+        def toIValue(self):
+            return self._value
+    inputs = [V([2, 11, 8]), V(value=8), V(value=2)] + [V([1])] * 11 + [V([16, 8])] + [V([1])] * 5
+    assert _transformer_layer(inputs, []) == 2 * 11 * 4 * 64 + 2 * 11 * 11 * 8 * 2 + 2 * 11 * 2 * 8 * 16
+
+
+def test_norms_activations_elementwise_count_zero():
+    x = torch.randn(2, 6, 10)
+    for module in (nn.LayerNorm(10), nn.GroupNorm(2, 6), nn.BatchNorm1d(6).eval(), nn.PReLU(),
+                   nn.Softmax(-1), nn.GELU(), nn.InstanceNorm1d(6)):
+        assert macs(module, x) == 0, module
+    assert macs(Wrap(lambda x: (x - x.mean(1, keepdim=True)) / x.var(1, keepdim=True).add(1e-8).sqrt()), x) == 0
+
+
+def test_unsupported_op_is_an_error_naming_it():
+    stft = Wrap(lambda x: torch.stft(x, 64, 16, window=torch.hann_window(64), return_complex=True).abs())
+    with pytest.raises(UnsupportedOpError, match="aten::stft"):
+        count_macs(stft, (torch.randn(1, 400),))
+
+    @torch.jit.script
+    def scripted(x: torch.Tensor) -> torch.Tensor:
+        return x @ x
+
+    with pytest.raises(UnsupportedOpError, match="prim::CallFunction"):
+        count_macs(Wrap(lambda x: scripted(x)), (torch.randn(4, 4),))
+
+
+def test_by_module_attribution():
+    net = nn.Sequential(nn.Conv1d(1, 4, 8, stride=4), nn.ReLU(), nn.Conv1d(4, 2, 1))
+    c = count_macs(net, (torch.randn(1, 1, 100),))
+    frames = (100 - 8) // 4 + 1
+    assert c.by_module["0"] == 4 * 8 * frames and c.by_module["2"] == 8 * frames
+    assert c.total == c.under(["0", "2"]) == c.under([""])
+
+
+# --------------------------------------------------------------------------- table helpers
+def test_fit_polynomial_exact_or_error():
+    assert fit_polynomial([[1, 1], [1, 2], [1, 5]], [3, 5, 11]) == [1, 2]
+    with pytest.raises(ValueError, match="not exactly"):
+        fit_polynomial([[1, 1], [1, 2], [1, 5]], [3, 5, 12])
+    with pytest.raises(ValueError, match="singular"):
+        fit_polynomial([[1, 2], [2, 4], [3, 6]], [1, 2, 3])
+
+
+def test_spread_evenly_adds_up():
+    parts = spread_evenly(1003, 7)
+    assert parts.sum() == 1003 and parts.max() - parts.min() <= 1
+    assert spread_evenly(5, 0).size == 0
+
+
+class _Oracle:
+    name, sample_rate = "o", 8000
+
+    def __init__(self, c):
+        self.c = c
+
+    def complexity(self):
+        return self.c
+
+    def params(self):
+        return 0
+
+
+def test_undefined_and_closed_form_tables():
+    trace = SegmentTrace.constant(8000, 800, 400, width=float("nan"))
+    p = build_mac_table(_Oracle(None)).price(trace, 8000)
+    assert math.isnan(p.total_macs) and np.isnan(p.macs_per_segment).all()
+    p = build_mac_table(_Oracle({"macs_per_second": 0})).price(trace, 8000)
+    assert p.total_macs == 0 and p.gmacs_per_s == 0 and (p.macs_per_segment == 0).all()
+
+
+# --------------------------------------------------------------------------- table == full trace
+def _tiny_convtasnet():
+    from dsnbench.models.adapters.tasnet import ConvTasNet
+    return ConvTasNet(n_src=2, n_blocks=2, n_repeats=1, bn_chan=8, hid_chan=12, skip_chan=8,
+                      n_filters=16, kernel_size=8, stride=4).eval()
+
+
+def _tiny_dprnn():
+    from dsnbench.models.adapters.tasnet import DPRNNTasNet
+    return DPRNNTasNet(n_src=2, n_filters=16, kernel_size=8, stride=4, bn_chan=8, hid_size=6,
+                       chunk_size=10, n_repeats=2).eval()
+
+
+@pytest.mark.parametrize("make", [_tiny_convtasnet, _tiny_dprnn])
+def test_static_table_equals_full_trace(make):
+    model = make()
+    table = build_mac_table(ModuleComplexity(model, length_features=model.length_features, sample_rate=8000))
+    for n in (517, 3001, 8000):  # lengths the fit never saw
+        full = count_macs(model, (torch.randn(1, n),)).total
+        grid = SegmentTrace.constant(n, 800, 400, width=float("nan"))
+        priced = table.price(grid, n)
+        assert priced.total_macs == full
+        assert priced.macs_per_segment.sum() == full and priced.macs_per_segment.size == grid.n_segments
+        assert priced.gmacs_per_s == pytest.approx(full / (n / 8000) / 1e9)
+
+
+def test_tiny_convtasnet_hand_formula():
+    model = _tiny_convtasnet()
+    n = 4000
+    frames = (n - 8) // 4 + 1
+    per_block = 8 * 12 + 12 * 3 + 12 * 8 + 12 * 8  # in 1x1, depthwise, res, skip
+    last = per_block - 12 * 8  # the last block's residual conv output is unused: not computed
+    per_frame = 16 * 8 + 16 * 8 + per_block + last + 8 * 32 + 2 * 16 * 8  # enc, bottleneck, blocks, mask, dec
+    assert count_macs(model, (torch.randn(1, n),)).total == per_frame * frames
+
+
+def test_per_length_cache_without_features():
+    model = _tiny_convtasnet()
+    table = build_mac_table(ModuleComplexity(model, sample_rate=8000))
+    assert table.total_macs(1234) == count_macs(model, (torch.randn(1, 1234),)).total
+    assert 1234 in table._by_length
+
+
+def test_wrong_features_are_rejected():
+    model = _tiny_dprnn()  # cost depends on chunks too: frames alone cannot fit
+    with pytest.raises(ValueError, match="not exactly this polynomial"):
+        build_mac_table(ModuleComplexity(model, length_features=lambda n: {"frames": model.n_frames(n)},
+                                         sample_rate=8000))
+
+
+# --------------------------------------------------------------------------- the DSN
+def _dsn_family():
+    from dsnbench.models.dualpath import DSNConfig, DualPathDSN
+    from dsnbench.models.separators import DSNSeparator, SlimSeparator, StaticSeparator
+    torch.manual_seed(0)
+    cfg = DSNConfig.preset("tiny")
+    net = DualPathDSN(cfg)
+    static = StaticSeparator(DualPathDSN(cfg.static_at(0.5)))
+    return net, DSNSeparator(net, betas=(0.0, 1.0)), SlimSeparator(net, 0.25), static
+
+
+def test_dsn_table_equals_full_trace_with_mixed_widths():
+    net, dsn, _, _ = _dsn_family()
+    table = build_mac_table(dsn)
+    mixed_seen = False
+    for n, beta in ((700, 0.0), (1999, 0.0), (2500, 1.0)):
+        x = torch.randn(1, n, generator=torch.Generator().manual_seed(n))
+        dsn.set_operating_point(beta)
+        sep = dsn.separate(x[0])
+        full = count_macs(net, (x,), fn=lambda x: net(x, gate_mode="infer", beta=beta)).total
+        priced = table.price(sep.trace, n)
+        assert priced.total_macs == full, (n, beta)
+        assert priced.macs_per_segment.sum() == full
+        mixed_seen |= len(set(sep.trace.widths.tolist())) > 1
+        assert sum(priced.width_share.values()) == pytest.approx(1.0)
+    # forced traces with every width mixed, against the forward with the same widths
+    for n in (900, 2100):
+        x = torch.randn(1, n)
+        s = net.n_segments(n)
+        widths = np.arange(s) % len(net.widths)
+        full = count_macs(net, (x,), fn=lambda x: net(x, widths=torch.as_tensor(widths).view(1, -1))).total
+        gate = table.breakdown(n)["gate"]
+        assert table.total_macs(n, widths) - gate == full
+    assert mixed_seen
+
+
+def test_slim_and_static_tables_equal_full_trace():
+    net, _, slim, static = _dsn_family()
+    for sep, network, width in ((slim, net, 0.25), (static, static.network, None)):
+        table = build_mac_table(sep)
+        n = 1500
+        x = torch.randn(1, n)
+        full = count_macs(network, (x,), fn=lambda x: network(x, width=width)).total
+        priced = table.price(sep.separate(x[0]).trace, n)
+        assert priced.total_macs == full
+        grid = SegmentTrace.constant(n, 1000, 500, width=float("nan"))  # the run loop's own grid
+        assert table.price(grid, n).total_macs == full
+
+
+def test_dsn_width_costs_increase_and_segments_carry_their_width():
+    _, dsn, _, _ = _dsn_family()
+    table = build_mac_table(dsn)
+    costs = table.chunk_costs()
+    assert costs == sorted(costs) and costs[0] < costs[-1]
+    n = 1600
+    s = dsn.network.n_segments(n)
+    widths = np.zeros(s, dtype=np.int64)
+    widths[1] = 3
+    per_seg, total = table.price_widths(n, widths)
+    assert per_seg[1] - per_seg[0] in (costs[3] - costs[0], costs[3] - costs[0] + 1, costs[3] - costs[0] - 1)
+    assert per_seg.sum() == total
