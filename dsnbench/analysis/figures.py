@@ -87,10 +87,11 @@ def gate_figures(run: RunTables, utt_ids: Sequence[str] | None = None, model: st
         chosen = gates_mod.select_entry(chosen, operating_point=operating_point)
     op_txt = f", β={operating_point:g}" if operating_point is not None else ""
     tag = safe_name(f"{model}{'-b' + format(operating_point, 'g') if operating_point is not None else ''}-{dataset}")
-    widths = sorted(set(chosen["width"].dropna().astype(float)))
+    # the model's whole width set (every operating point and dataset), so colours match across figures
+    widths = sorted(set(seg.loc[seg["model"] == model, "width"].dropna().astype(float)))
     summary = run.summary
     figs = {
-        f"gates-share-{tag}": plot_width_share(chosen, f"Width chosen per segment category: {model}{op_txt}, {dataset}", summary),
+        f"gates-share-{tag}": plot_width_share(chosen, f"Width chosen per segment category: {model}{op_txt}, {dataset}", summary, widths),
         f"gates-segsnr-{tag}": plot_seg_snr_by_width(chosen, f"Segmental SI-SNR by chosen width: {model}{op_txt}, {dataset}", summary),
     }
     ids = list(utt_ids) if utt_ids else _pick_utterances(chosen, n_utterances)

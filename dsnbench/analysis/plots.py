@@ -73,6 +73,7 @@ def plot_pareto(entries: pd.DataFrame, dataset: str, metric: str = "si_snri", me
     styles = _curve_styles(pts)
     fronts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     any_dominated = False
+    point_labels: list[tuple[float, float, str, str]] = []
     with style():
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
         dsn = pts[pts["family"] == "dsn"]
@@ -102,15 +103,11 @@ def plot_pareto(entries: pd.DataFrame, dataset: str, metric: str = "si_snri", me
             if annotate_beta and fam == "dsn":
                 for xx, yy, op in zip(x, y, g["operating_point"]):
                     if op is not None and not (isinstance(op, float) and math.isnan(op)):
-                        ax.annotate(f"β={op:g}", (xx, yy), textcoords="offset points", xytext=(4, -9),
-                                    fontsize=6.5, color="#333333")
+                        point_labels.append((xx, yy, f"β={op:g}", "#333333"))
             if fam in ("static", "slim"):
-                # static labels above-left, slimmable below-right: equal widths share an x
-                dx, dy, ha = (-5, 5, "right") if fam == "static" else (5, -10, "left")
                 for xx, yy, w in zip(x, y, g["width"]):
                     if w is not None and not (isinstance(w, float) and math.isnan(w)):
-                        ax.annotate(f"w={w:g}", (xx, yy), textcoords="offset points", xytext=(dx, dy),
-                                    fontsize=6.5, color=st["color"], ha=ha)
+                        point_labels.append((xx, yy, f"w={w:g}", st["color"]))
         for _, a in anchors.iterrows():
             st = family_style(str(a["family"]))
             ax.axhline(float(a[metric]), color=st["color"], linestyle=":", linewidth=1.0, zorder=0)
@@ -118,6 +115,7 @@ def plot_pareto(entries: pd.DataFrame, dataset: str, metric: str = "si_snri", me
                         xytext=(-2, 3), textcoords="offset points", ha="right", fontsize=7, color=st["color"])
         left, right = ax.get_xlim()
         ax.set_xlim(max(left, 0.0) if right > 0 else 0.0, right if right > 0 else 1.0)  # compute is never negative
+        _place_labels(ax, point_labels, pts["gmacs"].to_numpy(float), pts[metric].to_numpy(float))
         ax.set_xlabel("Compute (GMAC per second of audio)")
         ax.set_ylabel(metric_label(metric, meta))
         ax.set_title(f"{metric_label(metric, meta, with_unit=False)} against compute: {dataset}")
@@ -147,6 +145,43 @@ def plot_pareto(entries: pd.DataFrame, dataset: str, metric: str = "si_snri", me
     return fig
 
 
+#: candidate label offsets (points) around a marker, tried in order
+_OFFSETS = [(5, -10, "left"), (5, 4, "left"), (-5, 4, "right"), (-5, -10, "right"),
+            (0, 8, "center"), (0, -14, "center"), (9, -3, "left"), (-9, -3, "right")]
+
+
+def _place_labels(ax: plt.Axes, labels: list[tuple[float, float, str, str]], xs: np.ndarray, ys: np.ndarray) -> None:
+    """Annotate points with small labels, each at the first offset where it overlaps neither
+    another label nor a marker (greedy; falls back to the first offset)."""
+    if not labels:
+        return
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    to_px = ax.transData.transform
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    markers = [to_px((x, y)) for x, y in zip(xs[ok], ys[ok])]
+    r = 4.5 * fig.dpi / 72.0  # marker half-size in pixels
+    taken: list = []
+    for x, y, text, colour in labels:
+        placed = None
+        for dx, dy, ha in _OFFSETS:
+            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha,
+                              fontsize=6.5, color=colour, zorder=5)
+            box = ann.get_window_extent(renderer).expanded(1.05, 1.1)
+            hit = any(box.overlaps(t) for t in taken) or any(
+                box.x0 - r < mx < box.x1 + r and box.y0 - r < my < box.y1 + r for mx, my in markers)
+            if not hit:
+                placed = (ann, box)
+                break
+            ann.remove()
+        if placed is None:
+            dx, dy, ha = _OFFSETS[0]
+            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha,
+                              fontsize=6.5, color=colour, zorder=5)
+            placed = (ann, ann.get_window_extent(renderer))
+        taken.append(placed[1])
+
+
 def _shade_categories(ax: plt.Axes, seg: pd.DataFrame) -> None:
     for _, r in seg.iterrows():
         st = CATEGORY_STYLE.get(str(r["category"]))
@@ -168,11 +203,21 @@ def plot_gate_timeline(segments: pd.DataFrame, utt_id: str, audio: UtteranceAudi
     colours = width_colours(all_widths)
     has_audio = isinstance(audio, UtteranceAudio)
     n_wave = (1 + audio.sources.shape[0]) if has_audio else 1
+    noise = seg["noise_active"]
+    has_noise = bool(noise.notna().any())
     with style():
-        ratios = [1.0] * n_wave + [1.1, 1.1]
+        ratios = [1.0] * n_wave + ([0.3] if has_noise else []) + [1.1, 1.1]
         fig, axes = plt.subplots(len(ratios), 1, sharex=True, figsize=(7.0, 1.0 + 0.85 * len(ratios)),
                                  gridspec_kw={"height_ratios": ratios, "hspace": 0.12})
         wave_axes, ax_w, ax_q = axes[:n_wave], axes[-2], axes[-1]
+        if has_noise:
+            ax_n = axes[n_wave]
+            for _, r in seg.iterrows():
+                if pd.notna(r["noise_active"]) and bool(r["noise_active"]):
+                    ax_n.axvspan(r["span_start_s"], r["span_end_s"], facecolor="#444444", edgecolor="none")
+            ax_n.set_yticks([])
+            ax_n.set_ylabel("noise\nactive", rotation=0, ha="right", va="center")
+            ax_n.grid(False)
         if has_audio:
             t = np.arange(audio.mixture.size) / audio.sample_rate
             names = ["mixture"] + [f"source {i + 1}" for i in range(audio.sources.shape[0])]
@@ -218,25 +263,29 @@ def plot_gate_timeline(segments: pd.DataFrame, utt_id: str, audio: UtteranceAudi
         handles += [Patch(facecolor=colours[w], hatch=_WIDTH_HATCHES[i % len(_WIDTH_HATCHES)], edgecolor="black",
                           label=f"width {w:g}") for i, w in enumerate(all_widths)]
         fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 7), frameon=False,
-                   bbox_to_anchor=(0.5, 1.0), fontsize=7)
-        fig.suptitle(title or f"Gate decisions: {utt_id}", y=1.04)
+                   bbox_to_anchor=(0.5, 0.955), fontsize=7)
+        fig.suptitle(title or f"Gate decisions: {utt_id}", y=0.985)
         mark_synthetic(fig, summary)
     return fig
 
 
-def plot_width_share(segments: pd.DataFrame, title: str | None = None, summary: dict | None = None) -> plt.Figure:
-    """Share of segments at each width per segment category (and noise state): stacked bars."""
+def plot_width_share(segments: pd.DataFrame, title: str | None = None, summary: dict | None = None,
+                     all_widths: Sequence[float] | None = None) -> plt.Figure:
+    """Share of segments at each width per segment category (and noise state): stacked bars.
+    ``all_widths`` (the model's whole width set) keeps colours equal across figures."""
     share = gates_mod.width_share_by_category(segments)
     widths = [c for c in share.columns if c != "n"]
-    colours = width_colours([float(w) for w in widths])
+    palette = sorted(set(float(w) for w in (all_widths if all_widths is not None else widths)) | set(float(w) for w in widths))
+    colours = width_colours(palette)
     with style():
         fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.42 * max(len(share), 1)))
         left = np.zeros(len(share))
         y = np.arange(len(share))[::-1]
         for i, w in enumerate(widths):
             vals = share[w].to_numpy(float)
+            hatch = _WIDTH_HATCHES[palette.index(float(w)) % len(_WIDTH_HATCHES)]
             ax.barh(y, vals, left=left, color=colours[float(w)], edgecolor="black", linewidth=0.5,
-                    hatch=_WIDTH_HATCHES[i % len(_WIDTH_HATCHES)], label=f"{float(w):g}")
+                    hatch=hatch, label=f"{float(w):g}")
             for yy, l, v in zip(y, left, vals):
                 if v >= 0.08:
                     lum = np.dot(colours[float(w)][:3], [0.299, 0.587, 0.114])
