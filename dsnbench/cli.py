@@ -12,7 +12,7 @@ import sys
 import warnings
 
 #: subcommand modules, in the order ``dsnbench --help`` lists them
-COMMANDS = ["run", "ls", "validate", "data", "compare", "history", "train", "stats", "plot", "table", "report"]
+COMMANDS = ["run", "ls", "validate", "data", "compare", "history", "train", "stats", "plot", "table", "report", "macs", "latency"]
 
 
 def build_parser() -> argparse.ArgumentParser:
