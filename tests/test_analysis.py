@@ -161,6 +161,14 @@ def test_width_share_by_category(demo):
     assert share.loc[grp, "n"] == len(sub)
 
 
+def test_width_share_counts_unlabelled_segments():
+    seg = pd.DataFrame({"model": "dsn", "dataset": "d", "operating_point": 0.0, "utt_id": "u", "segment": range(4),
+                        "width": [0.5, 1.0, 1.0, 0.5], "category": ["one", "overlap", None, None],
+                        "noise_active": None, "seg_si_snr": 1.0})
+    share = gates.width_share_by_category(seg)
+    assert list(share.index) == ["one", "overlap", "unlabelled"] and share["n"].sum() == 4
+
+
 def test_seg_snr_by_width_and_default_entry(demo):
     m, d, op = gates.default_entry(demo.segments)
     assert m.startswith("dsn") and op == 0.0

@@ -80,6 +80,7 @@ def width_share_by_category(segments: pd.DataFrame, split_noise: bool = True) ->
     seg = segments.dropna(subset=["width"]).copy()
     if seg.empty:
         return pd.DataFrame(columns=["n"])
+    seg["category"] = seg["category"].where(seg["category"].notna(), "unlabelled")  # counted, never dropped
     cats = [c for c in CATEGORIES if c in set(seg["category"])] + sorted(set(seg["category"].dropna()) - set(CATEGORIES))
     has_noise = split_noise and seg["noise_active"].notna().any()
     seg["group"] = seg["category"].astype(str)

@@ -101,6 +101,10 @@ def error_messages(runs: Sequence[RunTables], limit: int = 20) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).sort_values("utterances", ascending=False).head(limit)
 
 
+#: dataset facts worth a reader's eye in the provenance table
+_DATA_FACTS = ("layout", "task", "sample_rate", "mode", "split", "subtype", "overlap", "noise_activity")
+
+
 def _provenance_html(run: RunTables) -> str:
     s = run.summary
     facts = [("run id", s.get("run_id")), ("folder", str(run.path)), ("created", s.get("created")),
@@ -114,11 +118,23 @@ def _provenance_html(run: RunTables) -> str:
         rows = []
         for name, info in ds.items():
             info = info if isinstance(info, dict) else {}
-            extra = {k: v for k, v in info.items() if k not in ("manifest_hash", "n_utterances", "root")}
+            flat = {**(info.get("info") if isinstance(info.get("info"), dict) else {}),
+                    **{k: v for k, v in info.items() if k != "info"}}
+            details = {k: flat[k] for k in _DATA_FACTS if flat.get(k) is not None}
             rows.append({"dataset": name, "manifest hash": str(info.get("manifest_hash", "–")),
                          "utterances": str(info.get("n_utterances", "–")),
-                         "details": ", ".join(f"{k}={v}" for k, v in extra.items())})
+                         "details": ", ".join(f"{k}={v}" for k, v in details.items()),
+                         "warnings": "; ".join(str(w) for w in (info.get("warnings") or [])) or "–"})
         parts += ["<h4>Data</h4>", _frame_html(pd.DataFrame(rows))]
+    mm = s.get("metrics_meta") or {}
+    if mm:
+        rows = []
+        for name, m in mm.items():
+            m = m if isinstance(m, dict) else {}
+            rest = {k: v for k, v in m.items() if k not in ("unit", "higher_is_better", "tolerance")}
+            rows.append({"metric": name, "unit": str(m.get("unit", "")), "higher is better": str(m.get("higher_is_better", "")),
+                         "tolerance": str(m.get("tolerance", "")), "settings": ", ".join(f"{k}={v}" for k, v in rest.items())})
+        parts += ["<h4>Metrics</h4>", _frame_html(pd.DataFrame(rows))]
     versions = s.get("versions") or {}
     if versions:
         parts += ["<h4>Versions</h4>", _frame_html(pd.DataFrame([{"package": k, "version": str(v)} for k, v in versions.items()]))]
