@@ -204,6 +204,8 @@ def build_config(doc: dict, overrides: list[str] = (), where: str = "config") ->
     for text in overrides:
         path, value = parse_override(text)
         apply_override(doc, path, value, text)
+    from .sweep import expand_document  # issue 10: sweep/glob/range syntax -> plain lists
+    doc = expand_document(doc, where)
     unknown = set(doc) - _TOP_KEYS
     if unknown:
         import difflib

@@ -12,6 +12,9 @@ EPILOG = """examples:
   dsnbench run --model oracle-irm --dataset wsj0-2mix --root /data/wsj0-mix/2speakers --out runs/wsj
   dsnbench run --model oracle-irm --dataset wham --task sep_noisy --root /data/wham --limit 20
   dsnbench run experiments/mini.yaml --set limit=5 --out runs/quick
+  dsnbench run experiments/sweeps/mini-sweep.yaml --dry-run       # list a sweep's entries
+  dsnbench run experiments/sweeps/mini-sweep.yaml --engine dask --workers 2
+  dsnbench run experiments/sweeps/mini-sweep.yaml --scheduler tcp://10.0.0.5:8786
 """
 
 
@@ -42,6 +45,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="override a key of the experiment (dotted path, e.g. datasets.0.root=/data)")
     p.add_argument("--out", default=None, help="run folder (default: runs/<experiment name>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # issue 10: sweeps and the Dask engine (dsnbench/sweep.py, dsnbench/distributed.py)
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the (model, dataset, operating point) entries and their utterance counts; run nothing")
+    p.add_argument("--engine", choices=("local", "dask"), default=None,
+                   help="local process pool (default) or Dask distributed (default when --scheduler is given "
+                        "or the experiment says engine: dask)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786); default with "
+                        "--engine dask: a LocalCluster, one single-threaded worker process per CPU")
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="dask engine: utterances per work unit (default: chunk_size, 8)")
     p.set_defaults(func=run)
 
 
@@ -88,9 +102,19 @@ def run(args: argparse.Namespace) -> int:
     from ..evaluate import run_experiment
 
     doc, name = build_document(args)
+    from ..distributed import engine_options  # issue 10
+    engine = engine_options(doc, args)  # takes engine/scheduler/batch_size out of the document
     cfg = build_config(doc, args.overrides, where=args.experiment or "command line")
     out = Path(args.out) if args.out else Path("runs") / name
-    summary = run_experiment(cfg, out, progress=not args.no_progress)
+    if args.dry_run:  # issue 10: list the entries, evaluate nothing
+        from ..sweep import format_plan, plan_entries
+        print(format_plan(plan_entries(cfg, out), show_done=(out / "parts").is_dir()))
+        return 0
+    if engine.name == "dask":  # issue 10
+        from ..distributed import run_experiment_dask
+        summary = run_experiment_dask(cfg, out, engine, progress=not args.no_progress)
+    else:
+        summary = run_experiment(cfg, out, progress=not args.no_progress)
     print_summary(summary, out)
     return 0
 

@@ -1,0 +1,661 @@
+"""Scale-out: the run loop on a Dask distributed cluster (issue 10).
+
+``dsnbench run EXPERIMENT --engine dask`` evaluates the same (model, dataset, operating point)
+entries as the local engine (:func:`dsnbench.evaluate.run_experiment`) and writes the same
+tables, but the work runs on Dask workers:
+
+- **Where**: by default a ``LocalCluster`` sized to the machine (one worker process per CPU
+  this process may use, one thread each, ``processes=True``, on 127.0.0.1, no dashboard);
+  ``--workers N`` sets the number of processes. ``--scheduler ADDRESS`` (e.g.
+  ``tcp://10.0.0.5:8786``) uses a running cluster instead (started by ``dask scheduler`` /
+  ``dask worker``, dask-jobqueue on SLURM, ...). Every worker must be able to import dsnbench
+  and read the datasets and checkpoint files at the same absolute paths as the driver.
+- **Work units**: one unit is one entry's batch of up to ``batch_size`` utterances (default
+  the experiment's ``chunk_size``, 8). A worker loads the model itself from its spec (a
+  registry name or checkpoint path: model objects are never shipped), reads the audio, runs
+  the separator (so GPU workers do the inference when the separator uses one), prices the
+  trace, computes the metrics, and returns the rows. The per-utterance code is the local
+  engine's own (``_separate_one`` / ``compute_metrics`` / ``_fill_rows``), so the rows are the
+  same. Workers run one torch thread each (``torch.set_num_threads(1)``; design section 9).
+- **Input metrics** (``*_input``, which depend only on the data) are computed once per
+  (dataset, batch) by an inputs task that every entry's unit of that batch depends on, so a
+  sweep of ten models computes them once, not ten times. Across runs they are shared through
+  :class:`dsnbench.metrics.cache.InputCache`: the inputs task reads the cache (each hit checked
+  against the audio's fingerprint), and the driver stores what was computed.
+- **Durability**: the driver commits each finished unit's rows as one chunk of the run folder's
+  :class:`~dsnbench.results.PartStore`, as results stream back. A worker lost mid-run costs only
+  the units it held: the scheduler runs them again elsewhere (a unit that failed for another
+  reason is submitted once more, without the shared inputs). A driver stopped and started
+  again with the same ``--out`` skips every committed utterance, whatever engine ran it.
+- **Progress and report**: one bar over all utterances, a line per finished entry, and at the
+  end a table of what ran where (worker address -> units, utterances, busy seconds), also
+  written to ``engine.json`` in the run folder.
+
+Which engine by default: ``local`` (the process pool, no cluster start-up: best for one small
+run); ``dask`` when ``--scheduler`` is given or the experiment file says ``engine: dask`` (the
+sweep files in ``experiments/sweeps/`` do). ``--engine`` always wins.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import ModelSpec, RunConfig
+from .errors import UserError
+
+ENGINES = ("local", "dask")
+#: experiment-file keys that choose how a run executes (popped before the config is built, so
+#: they never enter the config hash: the same experiment on either engine is the same run)
+ENGINE_KEYS = ("engine", "scheduler", "batch_size")
+#: set in every LocalCluster worker before it starts, so numpy's BLAS runs one thread: with more,
+#: matrix products sum in another order and values differ in the last bits from run to run
+SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: how long to try reaching a --scheduler address
+CONNECT_TIMEOUT = "20s"
+#: models a worker keeps loaded at once (units arrive roughly in entry order)
+MODEL_CACHE_SIZE = 4
+
+
+# ---------------------------------------------------------------------------------------------
+# options
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How a run executes: which engine, where, in what units."""
+
+    name: str = "local"
+    scheduler: str | None = None     # address of a running Dask scheduler
+    n_workers: int | None = None     # LocalCluster worker processes (None: one per usable CPU)
+    batch_size: int | None = None    # utterances per work unit (None: the config's chunk_size)
+
+
+def engine_options(doc: dict, args: argparse.Namespace | None = None) -> EngineOptions:
+    """Engine options from the CLI (``--engine``, ``--scheduler``, ``--batch-size``,
+    ``--workers``) and the experiment document; removes the engine keys from ``doc``."""
+    file_opts = {k: doc.pop(k) for k in ENGINE_KEYS if k in doc}
+    cli = (lambda k: getattr(args, k, None)) if args is not None else (lambda k: None)
+    scheduler = cli("scheduler") or file_opts.get("scheduler")
+    name = cli("engine") or file_opts.get("engine") or ("dask" if scheduler else "local")
+    if name not in ENGINES:
+        raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {name!r}")
+    if scheduler and name != "dask":
+        raise UserError("--scheduler needs the dask engine (--engine dask)")
+    batch = cli("batch_size") or file_opts.get("batch_size")
+    if batch is not None and (not isinstance(batch, int) or batch < 1):
+        raise UserError(f"batch_size must be a positive integer, got {batch!r}")
+    workers = cli("workers")
+    if workers is None:
+        workers = doc.get("workers")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise UserError(f"workers must be a positive integer, got {workers!r}")
+    return EngineOptions(name, str(scheduler) if scheduler else None, workers, batch)
+
+
+def machine_workers() -> int:
+    """Worker processes for a LocalCluster on this machine: the CPUs this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# what travels to the workers (picklable, small)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InputsJob:
+    """Input metrics of one batch of one dataset."""
+
+    dataset: str
+    batch: int
+    utterances: tuple[Any, ...]          # dsnbench.data.manifest.Utterance
+    sample_rate: int
+    metrics: tuple[str, ...] | None
+    pesq_mode: str | None
+    manifest_hash: str
+    cache_dir: str | None                # the driver's InputCache root (read-only here)
+
+
+@dataclass
+class InputsResult:
+    dataset: str
+    values: dict[str, Any]               # utt_id -> UtteranceMetrics (hits and computed)
+    computed: dict[str, tuple[Any, str]]  # utt_id -> (UtteranceMetrics, fingerprint): to store
+    hits: int
+    worker: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """One entry's batch of utterances: separate + metrics on a worker."""
+
+    index: int
+    cfg: RunConfig
+    spec: ModelSpec                      # as the worker loads it (checkpoint paths absolute)
+    model: str                           # result name
+    dataset: str
+    operating_point: float | None
+    batch: int
+    utterances: tuple[Any, ...]
+    sample_rate: int
+
+
+@dataclass
+class UnitResult:
+    index: int
+    utt_rows: list[dict]
+    seg_rows: list[dict]
+    worker: str
+    host: str
+    pid: int
+    started: float
+    seconds: float
+
+
+# ---------------------------------------------------------------------------------------------
+# worker side
+# ---------------------------------------------------------------------------------------------
+
+_SETUP_DONE = False
+_LOCK = threading.Lock()
+_MODELS: "collections.OrderedDict[tuple, Any]" = collections.OrderedDict()
+_PRICERS: dict[tuple, Any] = {}
+_CACHES: dict[tuple, Any] = {}
+
+
+def _worker_setup() -> None:
+    """Once per worker process: one torch/BLAS thread, fvcore's DeprecationWarning filtered."""
+    global _SETUP_DONE
+    if not _SETUP_DONE:
+        from .evaluate import _init_worker
+        _init_worker()
+        _SETUP_DONE = True
+
+
+def _worker_address() -> tuple[str, str, int]:
+    try:
+        from distributed import get_worker
+        addr = get_worker().address
+    except (ImportError, ValueError):  # called outside a worker (tests, inline)
+        addr = "local"
+    return addr, socket.gethostname(), os.getpid()
+
+
+def _worker_model(spec: ModelSpec) -> Any:
+    """The separator of ``spec`` for this thread, loaded once (LRU of MODEL_CACHE_SIZE)."""
+    from .loading import load_model
+    key = (spec, threading.get_ident())
+    with _LOCK:
+        sep = _MODELS.get(key)
+        if sep is not None:
+            _MODELS.move_to_end(key)
+            return sep
+    sep = load_model(spec)
+    with _LOCK:
+        _MODELS[key] = sep
+        while len(_MODELS) > MODEL_CACHE_SIZE:
+            old, _ = _MODELS.popitem(last=False)
+            for k in [k for k in _PRICERS if k[0] == old]:
+                del _PRICERS[k]
+    return sep
+
+
+def _worker_pricer(spec: ModelSpec, sep: Any, sample_rate: int, op: float | None) -> Any:
+    """The MAC pricer of (model, rate, operating point), built once per worker as the local
+    engine builds it once per entry."""
+    from .evaluate import _pricer
+    key = ((spec, threading.get_ident()), sample_rate, op)
+    pricer = _PRICERS.get(key)
+    if pricer is None:
+        pricer = _PRICERS[key] = _pricer(sep, sample_rate)
+    return pricer
+
+
+def _worker_cache(job: InputsJob) -> Any:
+    if job.cache_dir is None:
+        return None
+    from .evaluate import make_suite
+    from .metrics.cache import InputCache
+    settings = make_suite(job.metrics, job.sample_rate, job.pesq_mode).settings()
+    key = (job.cache_dir, job.manifest_hash, repr(sorted(settings.items())))
+    with _LOCK:
+        cache = _CACHES.get(key)
+        if cache is None:
+            if len(_CACHES) > 8:
+                _CACHES.clear()
+            cache = _CACHES[key] = InputCache(job.manifest_hash, settings, directory=job.cache_dir)
+    return cache
+
+
+def compute_inputs(job: InputsJob) -> InputsResult:
+    """Input metrics of a batch: from the cache when its entry matches the audio, else computed.
+
+    Never raises for one utterance: an utterance whose audio cannot be read or whose input
+    metrics fail is left out, and the units compute (and record) it themselves, exactly as
+    the local engine would.
+    """
+    _worker_setup()
+    from .data.manifest import load_utterance
+    from .evaluate import _SUITES, make_suite
+    from .metrics.cache import audio_fingerprint
+
+    t0 = time.perf_counter()
+    key = (job.metrics, job.sample_rate, job.pesq_mode)
+    suite = _SUITES.get(key)
+    if suite is None:
+        suite = _SUITES[key] = make_suite(job.metrics, job.sample_rate, job.pesq_mode)
+    cache = _worker_cache(job)
+    values: dict[str, Any] = {}
+    computed: dict[str, tuple[Any, str]] = {}
+    hits = 0
+    for utt in job.utterances:
+        try:
+            mixture, sources, _ = load_utterance(utt)
+            fingerprint = audio_fingerprint(mixture, sources)
+            found = cache.get(utt.utt_id, fingerprint=fingerprint) if cache is not None else None
+            if found is None:
+                found = suite.input_values(mixture, sources)
+                computed[utt.utt_id] = (found, fingerprint)
+            else:
+                hits += 1
+        except Exception:  # noqa: BLE001 - the unit meets the same failure and records it
+            continue
+        values[utt.utt_id] = found
+    return InputsResult(job.dataset, values, computed, hits, _worker_address()[0], time.perf_counter() - t0)
+
+
+class _SharedInputs:
+    """What the run loop's per-utterance code asks of an input-metric cache, answered from the
+    inputs task this unit depends on (which already checked each cached entry against the
+    audio's fingerprint). Stores nothing: the driver stores what workers computed."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def get(self, utt_id: str, fingerprint: str | None = None) -> Any:
+        return self.values.get(utt_id)
+
+    def put(self, utt_id: str, metrics: Any, fingerprint: str | None = None) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+def _takes_cache() -> bool:
+    """Whether the run loop's ``_separate_one`` takes an input cache (newer run loops do)."""
+    import inspect
+
+    from .evaluate import _separate_one
+    return "cache" in inspect.signature(_separate_one).parameters
+
+
+class _InputsExecutor:
+    """The local engine's inline executor, handing each metric job its shared input metrics."""
+
+    def __init__(self, inputs: dict[str, Any]) -> None:
+        from .evaluate import _InlineExecutor
+        self.inputs = inputs
+        self.inline = _InlineExecutor()
+
+    def submit(self, fn: Callable, job: Any) -> Any:
+        if getattr(job, "inputs", None) is None and job.utt_id in self.inputs:
+            job.inputs = self.inputs[job.utt_id]
+        return self.inline.submit(fn, job)
+
+
+def run_unit(unit: WorkUnit, inputs: InputsResult | None = None) -> UnitResult:
+    """Separate and evaluate one unit's utterances on this worker; returns its rows."""
+    _worker_setup()
+    from .evaluate import _NoBar, _fill_rows, _join, _separate_one
+
+    started = time.time()
+    t0 = time.perf_counter()
+    sep = _worker_model(unit.spec)
+    sep.prepare(unit.sample_rate)
+    sep.set_operating_point(unit.operating_point)
+    pricer = _worker_pricer(unit.spec, sep, unit.sample_rate, unit.operating_point)
+    executor = _InputsExecutor(inputs.values if inputs is not None else {})
+    pending: list = []
+    utt_rows: list[dict] = []
+    seg_rows: list[dict] = []
+    bar = _NoBar()
+    extra_args = (_SharedInputs(executor.inputs),) if _takes_cache() else ()
+    for utt in unit.utterances:
+        _separate_one(unit.cfg, sep, unit.model, unit.dataset, unit.operating_point, utt,
+                      unit.sample_rate, pricer, executor, pending, utt_rows, seg_rows, bar, *extra_args)
+        while pending:  # the local engine's drain, without a pool to lose
+            _, row, fut, extra = pending.pop(0)
+            try:
+                res = fut.result()
+            except Exception as exc:  # a metric crash is this utterance's error row
+                res = None
+                row["error"] = _join(row.get("error"), f"metrics: {type(exc).__name__}: {exc}")
+            _fill_rows(row, res, extra, utt_rows, seg_rows)
+    addr, host, pid = _worker_address()
+    return UnitResult(unit.index, utt_rows, seg_rows, addr, host, pid, started,
+                      time.perf_counter() - t0)
+
+
+# ---------------------------------------------------------------------------------------------
+# driver side
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class _EntryProgress:
+    total: int
+    done: int = 0
+    units: int = 0
+    busy_s: float = 0.0
+    workers: set = field(default_factory=set)
+
+
+@dataclass
+class _WorkerStats:
+    host: str
+    units: int = 0
+    utterances: int = 0
+    busy_s: float = 0.0
+    input_units: int = 0
+    input_s: float = 0.0
+
+
+def _shippable_spec(spec: ModelSpec) -> ModelSpec:
+    """The spec as a worker loads it: a checkpoint path made absolute (the result name kept)."""
+    p = Path(spec.name)
+    if not p.is_absolute() and p.is_file():
+        return ModelSpec(str(p.resolve()), spec.operating_points, spec.result_name, spec.options)
+    return spec
+
+
+def _connect(options: EngineOptions) -> tuple[Any, Any, str]:
+    """(client, cluster or None, description)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UserError("the dask engine needs the 'distributed' package (pip install distributed)") from None
+    if options.scheduler:
+        try:
+            client = Client(options.scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise UserError(f"cannot reach the Dask scheduler at {options.scheduler} ({exc})") from None
+        try:
+            client.wait_for_workers(1, timeout=60)
+        except (TimeoutError, OSError):
+            client.close()
+            raise UserError(f"the Dask scheduler at {options.scheduler} has no workers (waited 60 s)") from None
+        return client, None, f"scheduler {options.scheduler}"
+    n = options.n_workers or machine_workers()
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, silence_logs=logging.ERROR, env=dict(SINGLE_THREAD_ENV))
+    client = Client(cluster)
+    return client, cluster, f"LocalCluster of {n} worker process(es) x 1 thread on 127.0.0.1"
+
+
+def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions | None = None, *,
+                        progress: bool = True, log: Callable[[str], None] | None = None,
+                        on_unit_done: Callable[[Any, int], None] | None = None) -> dict:
+    """Evaluate every entry of ``cfg`` on a Dask cluster into the run folder ``out``.
+
+    Same contract as :func:`dsnbench.evaluate.run_experiment` (returns the summary, also
+    written to ``out/summary.json``; validates every dataset and model before any work), plus
+    ``out/engine.json`` (what ran where). ``on_unit_done(client, n_units_done)`` is called
+    after each committed unit (tests use it to kill a worker mid-run).
+    """
+    from .evaluate import RunFolder, _load_datasets, _progress, make_suite
+    from .loading import load_model
+    from .metrics.cache import InputCache, cache_root
+    from .results import PartStore, ResultsError, atomic_write_json
+    from .summarize import build_summary, finalize
+    from .sweep import plan_keys
+
+    options = options or EngineOptions(name="dask")
+    log = log or (lambda s: print(s, file=sys.stderr))
+    out = Path(out)
+    wall0 = time.perf_counter()
+
+    # -- everything is checked before a cluster starts ------------------------------------
+    models = {spec.result_name: (spec, load_model(spec)) for spec in cfg.models}
+    manifests = _load_datasets(cfg)
+    if len(models) != len(cfg.models):
+        raise UserError("a model is listed twice; give one a 'label'")
+    folder = RunFolder(out, cfg)
+    try:
+        store = PartStore(out)
+        done = store.done_keys()
+    except (OSError, ResultsError) as exc:
+        raise UserError(f"{out}: cannot use the run folder ({exc})") from None
+    plan = plan_keys(cfg, models, manifests)
+    batch_size = options.batch_size or cfg.chunk_size
+    batches = {d: [tuple(m.utterances[i:i + batch_size]) for i in range(0, len(m), batch_size)]
+               for d, m in manifests.items()}
+
+    units: list[WorkUnit] = []
+    entries: dict[tuple, _EntryProgress] = {}
+    needed: dict[tuple[str, int], dict[str, Any]] = {}  # (dataset, batch) -> utterances to run
+    for mname, dname, op in plan:
+        spec, sep = models[mname]
+        opk = None if op is None else float(op)
+        sr = manifests[dname].sample_rate
+        todo_entry = 0
+        for b, batch in enumerate(batches[dname]):
+            todo = tuple(u for u in batch if (mname, dname, opk, u.utt_id) not in done)
+            if not todo:
+                continue
+            if todo_entry == 0:
+                try:  # the local engine's per-entry check, done here before any work
+                    sep.prepare(sr)
+                    sep.set_operating_point(op)
+                except ValueError as exc:
+                    raise UserError(f"model {mname!r} on dataset {dname!r}: {exc}") from None
+            todo_entry += len(todo)
+            units.append(WorkUnit(len(units), cfg, _shippable_spec(spec), mname, dname, op, b, todo, sr))
+            needed.setdefault((dname, b), {}).update({u.utt_id: u for u in todo})
+        if todo_entry:
+            entries[(mname, dname, opk)] = _EntryProgress(total=todo_entry)
+
+    # input-metric caches (driver side: stores what workers computed)
+    root = cache_root()
+    caches: dict[str, Any] = {}
+    for dname, m in manifests.items():
+        try:
+            settings = make_suite(cfg.metrics, m.sample_rate, cfg.pesq_mode).settings()
+        except ValueError:  # invalid metric settings: every unit records the error itself
+            continue
+        caches[dname] = InputCache(m.hash(), settings)
+
+    total_utts = sum(len(u.utterances) for u in units)
+    report: dict[str, Any] = {"engine": "dask", "batch_size": batch_size, "units": len(units),
+                              "utterances": total_utts}
+    worker_stats: dict[str, _WorkerStats] = {}
+    failed: list[tuple[WorkUnit, str]] = []
+    input_stats = {"tasks": 0, "computed": 0, "cache_hits": 0}
+
+    if units:
+        client, cluster, where = _connect(options)
+        report["cluster"] = where
+        report["scheduler"] = client.scheduler.address
+        try:
+            workers_at_start = set(client.scheduler_info()["workers"])
+            log(f"dask engine: {where}; {len(units)} units of <= {batch_size} utterances, "
+                f"{len(entries)} entries, {total_utts} utterances")
+            token = uuid.uuid4().hex[:8]
+            inputs_futures: dict[tuple[str, int], Any] = {}
+            for (dname, b), utts in needed.items():
+                if dname not in caches:
+                    continue
+                m = manifests[dname]
+                job = InputsJob(dname, b, tuple(utts.values()), m.sample_rate, cfg.metrics, cfg.pesq_mode,
+                                m.hash(), str(root) if root is not None and caches[dname].enabled else None)
+                inputs_futures[(dname, b)] = client.submit(
+                    compute_inputs, job, key=f"dsnbench-inputs-{token}-{dname}-{b}", pure=False)
+            input_stats["tasks"] = len(inputs_futures)
+            by_key: dict[str, tuple[str, Any]] = {}
+            for f in inputs_futures.values():
+                by_key[f.key] = ("inputs", None)
+            unit_futures = []
+            for u in units:
+                f = client.submit(run_unit, u, inputs_futures.get((u.dataset, u.batch)),
+                                  key=f"dsnbench-unit-{token}-{u.index}", pure=False, retries=1)
+                by_key[f.key] = ("unit", u)
+                unit_futures.append(f)
+            self_retried: set[int] = set()
+            from distributed import as_completed
+            pending = as_completed(list(inputs_futures.values()) + unit_futures)
+            inputs_futures.clear()  # the scheduler keeps each until its units have run
+            del unit_futures
+            bar = _progress(total_utts, progress)
+            n_units_done = 0
+            try:
+                for fut in pending:
+                    kind, unit = by_key.pop(fut.key)
+                    if kind == "inputs":
+                        _take_inputs(fut, caches, worker_stats, input_stats)
+                        fut.release()
+                        continue
+                    try:
+                        res: UnitResult = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - infrastructure, not one utterance
+                        fut.release()
+                        if unit.index not in self_retried:
+                            self_retried.add(unit.index)  # once more, computing its own inputs
+                            again = client.submit(run_unit, unit, None, pure=False, retries=1,
+                                                  key=f"dsnbench-unit-{token}-{unit.index}-again")
+                            by_key[again.key] = ("unit", unit)
+                            pending.add(again)
+                        else:
+                            failed.append((unit, f"{type(exc).__name__}: {exc}"))
+                        continue
+                    fut.release()
+                    try:
+                        store.commit(res.utt_rows, res.seg_rows)
+                    except OSError as exc:
+                        raise UserError(f"{store.dir}: cannot write results ({exc.strerror or exc}); "
+                                        f"the rows written before are intact") from None
+                    n_units_done += 1
+                    _account(unit, res, entries, worker_stats, bar, log if progress else None)
+                    if on_unit_done is not None:
+                        on_unit_done(client, n_units_done)
+            finally:
+                bar.close()
+                for c in caches.values():
+                    c.flush()
+            workers_at_end = set(client.scheduler_info()["workers"])
+            report["workers_lost"] = sorted(workers_at_start - workers_at_end)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    report["input_metrics"] = input_stats
+    report["wall_s"] = round(time.perf_counter() - wall0, 3)
+    report["workers"] = {a: {"host": s.host, "units": s.units, "utterances": s.utterances,
+                             "busy_s": round(s.busy_s, 3), "input_tasks": s.input_units,
+                             "input_s": round(s.input_s, 3)}
+                         for a, s in sorted(worker_stats.items())}
+    report["entries"] = [{"model": k[0], "dataset": k[1], "operating_point": k[2],
+                          "utterances": e.done, "units": e.units, "busy_s": round(e.busy_s, 3),
+                          "workers": sorted(e.workers)} for k, e in entries.items()]
+    report["failed_units"] = [{"model": u.model, "dataset": u.dataset, "operating_point": u.operating_point,
+                               "utterances": [x.utt_id for x in u.utterances], "error": err}
+                              for u, err in failed]
+    try:
+        atomic_write_json(report, out / "engine.json")
+    except OSError:
+        pass  # the report is a courtesy; the tables are what matter
+    if units:
+        log(format_report(report))
+    if failed:
+        first = failed[0][1]
+        raise UserError(f"{len(failed)} work unit(s) failed twice ({first}); every other unit is "
+                        f"committed in {out}; run the same command again to retry them")
+    summary = build_summary(cfg, folder.created, manifests, models, plan, _SortedReader(store))
+    finalize(out, store, summary)
+    return summary
+
+
+class _SortedReader:
+    """The committed rows in table order, whatever order the units finished in: the summary's
+    means and bootstrap intervals depend on the order of the values, so this makes them the
+    same as the local engine's (which commits in table order) and the same run to run."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def read(self) -> tuple[Any, Any]:
+        from .results import sort_segments, sort_utterances
+        utt, seg = self.store.read()
+        return sort_utterances(utt), sort_segments(seg)
+
+
+def _take_inputs(fut: Any, caches: dict, worker_stats: dict, input_stats: dict) -> None:
+    """Store the input metrics a worker computed (the units already have them)."""
+    try:
+        res: InputsResult = fut.result()
+    except Exception:  # noqa: BLE001 - its units fail too and are retried without it
+        return
+    cache = caches.get(res.dataset)
+    if cache is not None:
+        for utt_id, (metrics, fingerprint) in res.computed.items():
+            cache.put(utt_id, metrics, fingerprint=fingerprint)
+    input_stats["computed"] += len(res.computed)
+    input_stats["cache_hits"] += res.hits
+    s = worker_stats.setdefault(res.worker, _WorkerStats(host="?"))
+    s.input_units += 1
+    s.input_s += res.seconds
+
+
+def _account(unit: WorkUnit, res: UnitResult, entries: dict, worker_stats: dict, bar: Any,
+             log: Callable[[str], None] | None) -> None:
+    key = (unit.model, unit.dataset, None if unit.operating_point is None else float(unit.operating_point))
+    e = entries[key]
+    e.done += len(res.utt_rows)
+    e.units += 1
+    e.busy_s += res.seconds
+    e.workers.add(res.worker)
+    s = worker_stats.setdefault(res.worker, _WorkerStats(host=res.host))
+    if s.host == "?":
+        s.host = res.host
+    s.units += 1
+    s.utterances += len(res.utt_rows)
+    s.busy_s += res.seconds
+    bar.update(len(res.utt_rows))
+    if e.done >= e.total and log is not None:
+        n_done = sum(1 for x in entries.values() if x.done >= x.total)
+        op = "-" if key[2] is None else f"{key[2]:g}"
+        line = (f"entry {n_done}/{len(entries)} done: {unit.model} | {unit.dataset} | op {op}: "
+                f"{e.done} utterances, {e.units} units, {e.busy_s:.1f} s on {len(e.workers)} worker(s)")
+        (bar.write if hasattr(bar, "write") else log)(line)
+
+
+def format_report(report: dict) -> str:
+    """What ran where: one line per worker (address, host, units, utterances, busy seconds)."""
+    workers = report.get("workers", {})
+    header = ["worker", "host", "units", "utterances", "busy s", "input tasks", "input s"]
+    rows = [[a, w["host"], str(w["units"]), str(w["utterances"]), f"{w['busy_s']:.1f}",
+             str(w["input_tasks"]), f"{w['input_s']:.1f}"] for a, w in workers.items()]
+    widths = [max([len(h)] + [len(r[j]) for r in rows]) for j, h in enumerate(header)]
+    line = lambda cells: "  ".join(c.ljust(w) if j < 2 else c.rjust(w)
+                                   for j, (c, w) in enumerate(zip(cells, widths)))
+    im = report.get("input_metrics", {})
+    lines = [f"dask engine: {report.get('units', 0)} units, {report.get('utterances', 0)} utterances in "
+             f"{report.get('wall_s', 0):.1f} s wall ({report.get('cluster', '?')})",
+             line(header)] + [line(r) for r in rows]
+    lines.append(f"input metrics: {im.get('tasks', 0)} tasks, {im.get('computed', 0)} computed, "
+                 f"{im.get('cache_hits', 0)} from the cache")
+    lost = report.get("workers_lost") or []
+    if lost:
+        lines.append(f"workers lost during the run (their units ran again elsewhere): {', '.join(lost)}")
+    return "\n".join(lines)

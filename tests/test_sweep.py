@@ -1,0 +1,157 @@
+"""Sweep expansion (dsnbench/sweep.py): ranges, sweep products, globs, the hash of a sweep and of
+its hand-written equivalent, errors, and ``dsnbench run --dry-run``."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from dsnbench.config import build_config
+from dsnbench.errors import UserError
+from dsnbench.sweep import expand_document, expand_range, format_plan, plan_entries
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_range_is_inclusive_rounded_and_typed():
+    assert expand_range([0.0, 1.0, 0.25], "x") == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert expand_range([0, 0.3, 0.1], "x") == [0.0, 0.1, 0.2, 0.3]  # not 0.30000000000000004
+    assert expand_range([2, 0, -1], "x") == [2, 1, 0]
+    assert expand_range([100, 25, -25], "x") == [100, 75, 50, 25]
+    assert all(isinstance(v, int) for v in expand_range([1, 3, 1], "x"))
+    assert expand_range([0, 1, 0.4], "x") == [0.0, 0.4, 0.8]  # stop off the grid is not added
+    for bad, needle in (([0, 1, 0], "must not be 0"), ([0, 1, -0.5], "never reaches"),
+                        ([0, 1], r"\[start, stop, step\]"), (["a", 1, 1], "numbers"),
+                        ([0, 1, 1e-9], "at most")):
+        with pytest.raises(UserError, match=needle):
+            expand_range(bad, "exp.yaml: models[0].operating_points")
+
+
+def test_sweep_product_templates_fields_and_operating_point_ranges():
+    doc = {
+        "models": [
+            "oracle-mixture",
+            {"name": "ckpt/dsn-l{lam}.safetensors", "label": "dsn-l{lam}", "sweep": {"lam": [0.01, 0.1]},
+             "operating_points": [0.0, {"range": [1, 2, 0.5]}]},
+            {"name": "supernet", "width": "{w}", "label": "slim-{w}", "sweep": {"w": {"range": [0.25, 1.0, 0.25]}}},
+        ],
+        "datasets": [
+            {"name": "wham", "root": "/data/wham", "sweep": {"task": ["sep_clean", "sep_noisy"]}},
+            {"name": "wsj0-2mix", "root": "/data/variants/ov{ov}", "label": "wsj0-2mix-ov{ov}",
+             "sweep": {"ov": {"range": [100, 25, -25]}}},
+        ],
+    }
+    out = expand_document(doc)
+    names = [m if isinstance(m, str) else m["label"] for m in out["models"]]
+    assert names == ["oracle-mixture", "dsn-l0.01", "dsn-l0.1", "slim-0.25", "slim-0.5", "slim-0.75", "slim-1.0"]
+    dsn = out["models"][1]
+    assert dsn["name"] == "ckpt/dsn-l0.01.safetensors" and dsn["operating_points"] == [0.0, 1.0, 1.5, 2.0]
+    assert "lam" not in dsn and "sweep" not in dsn  # a mentioned variable is not also a field
+    assert out["models"][3]["width"] == 0.25 and isinstance(out["models"][3]["width"], float)  # typed
+    tasks = [(d["name"], d.get("task"), d.get("root")) for d in out["datasets"][:2]]
+    assert tasks == [("wham", "sep_clean", "/data/wham"), ("wham", "sep_noisy", "/data/wham")]  # unmentioned -> field
+    assert [d["label"] for d in out["datasets"][2:]] == ["wsj0-2mix-ov100", "wsj0-2mix-ov75", "wsj0-2mix-ov50",
+                                                          "wsj0-2mix-ov25"]
+    assert out["datasets"][3]["root"] == "/data/variants/ov75"
+    # the product: first key slowest
+    two = expand_document({"models": [{"name": "m-{a}-{b}", "sweep": {"a": [1, 2], "b": ["x", "y"]}}]})
+    assert two["models"] == [{"name": n} for n in ("m-1-x", "m-1-y", "m-2-x", "m-2-y")]
+    assert doc["models"][1]["sweep"] == {"lam": [0.01, 0.1]}  # the input is not modified
+
+
+def test_sweep_and_its_written_out_form_have_the_same_config_and_hash():
+    sweep = {"models": [{"name": "oracle-irm", "window_ms": "{w}", "label": "irm-{w}", "sweep": {"w": [16, 32]}}],
+             "datasets": ["mini-2mix"]}
+    plain = {"models": [{"name": "oracle-irm", "window_ms": 16, "label": "irm-16"},
+                        {"name": "oracle-irm", "window_ms": 32, "label": "irm-32"}],
+             "datasets": ["mini-2mix"]}
+    a, b = build_config(sweep), build_config(plain)
+    assert a == b and a.hash() == b.hash()
+    # --set reaches into the sweep before it is expanded
+    c = build_config(sweep, ["models.0.sweep.w=[8]"])
+    assert [m.result_name for m in c.models] == ["irm-8"]
+
+
+def test_glob_expands_checkpoint_files_sorted(tmp_path, monkeypatch):
+    for lam in ("0.1", "0.01"):
+        d = tmp_path / "runs" / f"dsn-l{lam}"
+        d.mkdir(parents=True)
+        (d / "best.safetensors").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    out = expand_document({"models": [{"glob": "runs/*/best.safetensors", "label": "{parent}",
+                                       "operating_points": {"range": [0, 1, 1]}}]})
+    assert out["models"] == [
+        {"name": "runs/dsn-l0.01/best.safetensors", "label": "dsn-l0.01", "operating_points": [0, 1]},
+        {"name": "runs/dsn-l0.1/best.safetensors", "label": "dsn-l0.1", "operating_points": [0, 1]},
+    ]
+    with pytest.raises(UserError, match=r"models\[0\]: glob 'nothing/\*.pt' matches no file"):
+        expand_document({"models": [{"glob": "nothing/*.pt"}]})
+
+
+@pytest.mark.parametrize("doc, needle", [
+    ({"models": [{"name": "m-{lamda}", "sweep": {"lam": [1]}}]}, r"unknown sweep variable \{lamda\} \(known: lam\)"),
+    ({"models": [{"name": "m", "sweep": {"lam": []}}]}, "has no values"),
+    ({"models": [{"name": "m", "sweep": [1, 2]}]}, "sweep is a mapping"),
+    ({"models": [{"name": "oracle-irm", "sweep": {"w": [1, 2]}}]}, "appears twice after expansion"),
+    ({"models": [{"name": "m", "task": "a", "sweep": {"task": ["b"]}}]}, "also a field"),
+    ({"models": [{"name": "m", "operating_points": {"ragne": [0, 1, 1]}}]}, "got keys"),
+    ({"datasets": [{"name": "d", "glob": "*.wav"}]}, "a dataset is named by 'name'"),
+])
+def test_malformed_sweeps_are_one_line_errors_naming_the_item(doc, needle):
+    with pytest.raises(UserError, match=needle) as info:
+        expand_document(doc, where="exp.yaml")
+    assert "\n" not in str(info.value) and str(info.value).startswith("exp.yaml")
+
+
+def test_plan_lists_entries_in_run_order_with_counts(wsj0_root, wham_root):
+    cfg = build_config({
+        "models": ["oracle-mixture", {"name": "oracle-irm", "label": "irm-{w}", "window_ms": "{w}", "sweep": {"w": [16, 32]}}],
+        "datasets": [{"name": "wsj0-2mix", "root": str(wsj0_root)},
+                     {"name": "wham", "root": str(wham_root), "sweep": {"task": ["sep_clean", "sep_noisy"]}}],
+        "limit": 2,
+    })
+    entries = plan_entries(cfg)
+    keys = [(e.model, e.dataset, e.n_utterances) for e in entries]
+    assert keys == [(m, d, 2) for m in ("oracle-mixture", "irm-16", "irm-32")
+                    for d in ("wsj0-2mix", "wham:sep_clean", "wham:sep_noisy")]
+    text = format_plan(entries)
+    assert "9 entries (3 models x 3 datasets x operating points), 18 utterance evaluations" in text
+
+
+def test_cli_dry_run_lists_entries_and_runs_nothing(dsnbench_exe, wsj0_root, tmp_path):
+    exp = tmp_path / "sweep.yaml"
+    exp.write_text(
+        "models:\n"
+        "  - oracle-mixture\n"
+        "  - {name: oracle-irm, window_ms: '{w}', label: 'irm-{w}ms', sweep: {w: {range: [16, 48, 16]}}}\n"
+        f"datasets:\n  - {{name: wsj0-2mix, root: '{wsj0_root}'}}\n")
+    out = tmp_path / "run"
+    res = subprocess.run([*dsnbench_exe, "run", str(exp), "--dry-run", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].split() == ["#", "model", "dataset", "op", "utterances"]
+    rows = [ln.split() for ln in lines[1:5]]
+    assert rows == [["1", "oracle-mixture", "wsj0-2mix", "-", "4"], ["2", "irm-16ms", "wsj0-2mix", "-", "4"],
+                    ["3", "irm-32ms", "wsj0-2mix", "-", "4"], ["4", "irm-48ms", "wsj0-2mix", "-", "4"]]
+    assert "4 entries" in res.stdout and "16 utterance evaluations" in res.stdout
+    assert not out.exists()  # nothing written, nothing evaluated
+    # a bad sweep is one line, exit 2
+    exp.write_text("models: [{name: 'm-{x}', sweep: {y: [1]}}]\ndatasets: [mini-2mix]\n")
+    res = subprocess.run([*dsnbench_exe, "run", str(exp), "--dry-run"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "unknown sweep variable {x}" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_bundled_sweep_files_expand():
+    from dsnbench.config import load_document
+    from dsnbench.distributed import engine_options
+    for path in sorted((REPO / "experiments" / "sweeps").glob("*.yaml")):
+        doc = load_document(path)
+        engine_options(doc)  # takes the engine keys out, as the CLI does
+        if any("root" in str(d) for d in doc.get("datasets", [])) or "glob" in str(doc.get("models")):
+            expand_document(doc, where=str(path))  # needs corpora/checkpoints to build fully
+            continue
+        cfg = build_config(doc, where=str(path))
+        assert len(cfg.models) >= 2, path
