@@ -298,10 +298,16 @@ def count_macs(module: nn.Module, inputs: tuple | torch.Tensor,
 
     if isinstance(inputs, torch.Tensor):
         inputs = (inputs,)
-    target: nn.Module = module if fn is None else _CallWrapper(module, fn)
+    if any(isinstance(m, torch.jit.ScriptModule) for m in module.modules()):
+        # fvcore's scope hooks cannot attach to scripted modules, and the tracer records no
+        # shapes inside scripted code: refuse rather than count part of the model
+        raise UnsupportedOpError(f"{type(module).__name__} contains TorchScript modules, whose ops "
+                                 "fvcore cannot see with shapes; count the model as Python code")
+    target = module if fn is None else _CallWrapper(module, fn)
+    module_for_mode = module
     prefix = "" if fn is None else "root."
-    was_training = module.training
-    module.eval()
+    was_training = module_for_mode.training
+    module_for_mode.eval()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -311,7 +317,7 @@ def count_macs(module: nn.Module, inputs: tuple | torch.Tensor,
                 by_module_raw = analysis.by_module()
                 unsupported = analysis.unsupported_ops()
     finally:
-        module.train(was_training)
+        module_for_mode.train(was_training)
     if unsupported:
         names = ", ".join(f"{k} (x{v})" for k, v in sorted(unsupported.items()))
         raise UnsupportedOpError(f"no MAC rule for op(s) {names} in {type(module).__name__}; "
