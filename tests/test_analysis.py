@@ -350,3 +350,53 @@ def test_waveforms_found_through_the_run_config(oracle_run):
     audio = find_audio(run.summary, "wsj0-2mix", uid)
     assert isinstance(audio, UtteranceAudio) and audio.sources.shape[0] == 2
     assert isinstance(find_audio(run.summary, "wsj0-2mix", uid, root="/nonexistent"), str)
+
+
+@pytest.fixture(scope="session")
+def dsn_run(tmp_path_factory, wsj0_root):
+    """A real run of the run loop on untrained (random-init) checkpoints of every family: DSN
+    traces, static widths, a supernet at one width; only SI-SNR, 2 utterances."""
+    pytest.importorskip("dsnbench.complexity.table")
+    torch = pytest.importorskip("torch")
+    from dsnbench.config import build_config
+    from dsnbench.evaluate import run_experiment
+    from dsnbench.models.checkpoint import save_checkpoint
+    from dsnbench.models.dualpath import DSNConfig, DualPathDSN
+    prov = {"training_config": {}, "data": "untrained: random init, for analysis tests", "steps": 0,
+            "val_si_snr": None, "val_si_snri": None}
+    folder = tmp_path_factory.mktemp("dsn-run")
+    cfg = DSNConfig.preset("tiny")
+    torch.manual_seed(0)
+    model = DualPathDSN(cfg).eval()
+    with torch.no_grad():  # spread the gate's logits so the widths vary between segments
+        model.gate.logits.weight.mul_(20)
+        model.gate.logits.bias.copy_(torch.tensor([0.0, 0.5, 1.0, 1.5]))
+    dsn = save_checkpoint(folder / "dsn-l0.1.safetensors", model, "dsn", prov, operating_points=[0.0, 2.0])
+    sup = save_checkpoint(folder / "supernet.safetensors", model, "supernet", prov)
+    statics = [save_checkpoint(folder / f"static-{w:g}.safetensors", DualPathDSN(cfg.static_at(w)).eval(), "static", prov)
+               for w in (0.25, 1.0)]
+    doc = {"models": [str(dsn)] + [str(p) for p in statics] + [{"name": str(sup), "label": "slim-0.5", "width": 0.5}],
+           "datasets": [{"name": "wsj0-2mix", "root": str(wsj0_root)}], "metrics": ["si_snr"], "workers": 1, "limit": 2}
+    run_experiment(build_config(doc), folder / "run", progress=False)
+    return folder / "run"
+
+
+def test_analysis_of_a_real_dsn_run(dsn_run, tmp_path, capsys):
+    run = read_run(dsn_run)
+    e = collect.entries_frame([run])
+    assert sorted(e["label"]) == ["DSN λ=0.1 β=0", "DSN λ=0.1 β=2", "slim w=0.5", "static w=0.25", "static w=1"]
+    assert set(e["curve"]) == {"dsn λ=0.1", "static", "slim"}
+    assert main(["table", str(dsn_run)]) == 0
+    assert "| DSN λ=0.1 β=2 |" in capsys.readouterr().out
+    assert main(["plot", "pareto", str(dsn_run), "--out", str(tmp_path)]) == 0
+    assert main(["plot", "gates", str(dsn_run), "--out", str(tmp_path)]) == 0
+    names = _pngs(tmp_path)
+    assert "gates-share-dsn-l0.1-b0-wsj0-2mix.png" in names
+    assert sum(n.startswith("gates-timeline-dsn-l0.1-b0-wsj0-2mix-") for n in names) == 2
+    # the waveforms were found through the run's own config (checkpoint models, no hints)
+    from dsnbench.analysis.figures import gate_figures
+    figs = gate_figures(run, n_utterances=1)
+    fig = figs[next(k for k in figs if k.startswith("gates-timeline"))]
+    assert not any(t.get_text().startswith("waveform not available") for ax in fig.axes for t in ax.texts)
+    share = gates.width_share_by_category(gates.select_entry(run.segments, e["model"].iloc[0], 0.0))
+    assert share["n"].sum() == len(gates.select_entry(run.segments, e["model"].iloc[0], 0.0).dropna(subset=["width"]))

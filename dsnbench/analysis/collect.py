@@ -65,12 +65,30 @@ def family_of(entry: dict, summary: dict | None = None) -> str:
     return str(entry.get("model", "other")).split("-", 1)[0] or "other"
 
 
+_CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt")
+
+
+def short_name(model: str, info: dict | None = None) -> str:
+    """A model's display name: a checkpoint path becomes the name the checkpoint gives itself
+    (``model_info["name"]``) or its file stem; other names stay as they are."""
+    m = str(model)
+    if "/" in m or "\\" in m or m.endswith(_CHECKPOINT_SUFFIXES):
+        if info and info.get("name"):
+            return str(info["name"])
+        stem = m.replace("\\", "/").rsplit("/", 1)[-1]
+        for suf in _CHECKPOINT_SUFFIXES:
+            if stem.endswith(suf):
+                return stem[: -len(suf)]
+        return stem
+    return m
+
+
 def lambda_of(entry: dict, summary: dict | None = None) -> float | None:
     info = _info(entry, summary or {})
     for key in ("lambda", "lam", "complexity_weight"):
         if info.get(key) is not None:
             return float(info[key])
-    m = _LAMBDA_RE.search(str(entry.get("model", "")))
+    m = _LAMBDA_RE.search(short_name(str(entry.get("model", "")), info))
     return float(m.group(1)) if m else None
 
 
@@ -78,7 +96,10 @@ def width_of(entry: dict, summary: dict | None = None) -> float | None:
     info = _info(entry, summary or {})
     if info.get("width") is not None:
         return float(info["width"])
-    m = _WIDTH_RE.search(str(entry.get("model", "")))
+    cfg = info.get("config")
+    if isinstance(cfg, dict) and cfg.get("static_width") is not None:
+        return float(cfg["static_width"])
+    m = _WIDTH_RE.search(short_name(str(entry.get("model", "")), info))
     return float(m.group(1)) if m else None
 
 
@@ -134,11 +155,12 @@ def entries_frame(runs: Sequence[RunTables]) -> pd.DataFrame:
             lam = lambda_of(e, s) if fam == "dsn" else None
             width = width_of(e, s) if fam in ("static", "slim") else None
             n = e.get("n_utterances") or {}
+            name = short_name(model, _info(e, s))
             row: dict[str, Any] = {
                 "run": run_label(run), "run_path": str(run.path), "order": order,
-                "model": model, "dataset": str(e.get("dataset")), "operating_point": op,
+                "model": model, "name": name, "dataset": str(e.get("dataset")), "operating_point": op,
                 "family": fam, "lam": lam, "width": width,
-                "curve": curve_of(fam, model, lam), "label": label_of(fam, model, op, width, lam),
+                "curve": curve_of(fam, name, lam), "label": label_of(fam, name, op, width, lam),
                 "params": e.get("params"),
                 "n_total": n.get("total"), "n_evaluated": n.get("evaluated"),
                 "failed": dict(n.get("failed") or {}),

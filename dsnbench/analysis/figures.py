@@ -16,7 +16,7 @@ from ..errors import UserError
 from ..results import RunTables
 from . import gates as gates_mod
 from .audio import find_audio
-from .collect import entries_frame, family_of, metrics_meta, require_metric
+from .collect import entries_frame, family_of, metrics_meta, require_metric, short_name
 from .plots import plot_gate_timeline, plot_overlap_noise, plot_pareto, plot_seg_snr_by_width, plot_width_share
 from .style import save_figure
 from .variants import default_lines, factors_frame, variant_table
@@ -86,23 +86,25 @@ def gate_figures(run: RunTables, utt_ids: Sequence[str] | None = None, model: st
         operating_point = ops[0]
         chosen = gates_mod.select_entry(chosen, operating_point=operating_point)
     op_txt = f", β={operating_point:g}" if operating_point is not None else ""
-    tag = safe_name(f"{model}{'-b' + format(operating_point, 'g') if operating_point is not None else ''}-{dataset}")
+    entry = next((e for e in run.entries() if e.get("model") == model), {})
+    shown = short_name(model, entry.get("model_info") if isinstance(entry.get("model_info"), dict) else None)
+    tag = safe_name(f"{shown}{'-b' + format(operating_point, 'g') if operating_point is not None else ''}-{dataset}")
     # the model's whole width set (every operating point and dataset), so colours match across figures
     widths = sorted(set(seg.loc[seg["model"] == model, "width"].dropna().astype(float)))
     summary = run.summary
     figs = {
-        f"gates-share-{tag}": plot_width_share(chosen, f"Width chosen per segment category: {model}{op_txt}, {dataset}", summary, widths),
-        f"gates-segsnr-{tag}": plot_seg_snr_by_width(chosen, f"Segmental SI-SNR by chosen width: {model}{op_txt}, {dataset}", summary),
+        f"gates-share-{tag}": plot_width_share(chosen, f"Width chosen per segment category: {shown}{op_txt}, {dataset}", summary, widths),
+        f"gates-segsnr-{tag}": plot_seg_snr_by_width(chosen, f"Segmental SI-SNR by chosen width: {shown}{op_txt}, {dataset}", summary),
     }
     ids = list(utt_ids) if utt_ids else _pick_utterances(chosen, n_utterances)
     known = set(chosen["utt_id"])
     for uid in ids:
         if uid not in known:
             close = sorted(known)[:3]
-            raise UserError(f"utterance {uid!r} is not in {dataset!r} for {model}{op_txt} (e.g. {', '.join(close)})")
+            raise UserError(f"utterance {uid!r} is not in {dataset!r} for {shown}{op_txt} (e.g. {', '.join(close)})")
         audio = find_audio(summary, dataset, uid, manifest=manifest, root=audio_root)
         figs[f"gates-timeline-{tag}-{safe_name(uid)}"] = plot_gate_timeline(
-            chosen, uid, audio, f"Gate decisions: {model}{op_txt}, {dataset}, {uid}", summary, widths)
+            chosen, uid, audio, f"Gate decisions: {shown}{op_txt}, {dataset}, {uid}", summary, widths)
     return figs
 
 

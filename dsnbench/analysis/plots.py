@@ -128,8 +128,9 @@ def plot_pareto(entries: pd.DataFrame, dataset: str, metric: str = "si_snri", me
                 gap = curve_gap(curve, fronts[ref], hib)
                 if gap.overlaps:
                     unit = (meta.get(metric) or {}).get("unit", "dB" if metric.startswith(("si_", "sd")) else "")
+                    span = f"at {gap.lo:.3g}" if gap.lo == gap.hi else f"{gap.lo:.3g}–{gap.hi:.3g}"
                     lines.append(f"{_curve_label(name, name.split(' ')[0])} − {ref}: {gap.mean_gap:+.2f} {unit}"
-                                 f" ({gap.lo:.2f}–{gap.hi:.2f} GMAC/s)")
+                                 f" ({span} GMAC/s)")
         handles, labels = ax.get_legend_handles_labels()
         if any_dominated:
             handles.append(plt.Line2D([], [], linestyle="none", marker="o", markerfacecolor="white", markeredgecolor="#555555"))
@@ -241,20 +242,23 @@ def plot_gate_timeline(segments: pd.DataFrame, utt_id: str, audio: UtteranceAudi
             ax.set_ylabel("audio", rotation=0, ha="right", va="center")
             ax.grid(False)
         _shade_categories(ax_w, seg)
+        dense = len(seg) > 60  # many narrow segments: outlines and hatches would hide the fill
         for _, r in seg.iterrows():
             w = float(r["width"]) if pd.notna(r["width"]) else math.nan
             if math.isnan(w):
                 continue
             i = all_widths.index(w) if w in all_widths else 0
             ax_w.bar(r["span_start_s"], w, width=r["span_end_s"] - r["span_start_s"], align="edge",
-                     color=colours.get(w, "#777777"), edgecolor="black", linewidth=0.5,
-                     hatch=_WIDTH_HATCHES[i % len(_WIDTH_HATCHES)], zorder=2)
+                     color=colours.get(w, "#777777"), edgecolor="black" if not dense else colours.get(w, "#777777"),
+                     linewidth=0.5 if not dense else 0.0,
+                     hatch=_WIDTH_HATCHES[i % len(_WIDTH_HATCHES)] if not dense else None, zorder=2)
         ax_w.set_ylim(0, max(all_widths + [1.0]) * 1.08)
         ax_w.set_yticks(all_widths)
         ax_w.set_ylabel("width\n(fraction)")
         _shade_categories(ax_q, seg)
         centres = (seg["span_start_s"] + seg["span_end_s"]) / 2
-        ax_q.plot(centres, seg["seg_si_snr"].astype(float), marker="o", markersize=3, color="#D55E00", zorder=3)
+        ax_q.plot(centres, seg["seg_si_snr"].astype(float), marker="o" if not dense else None, markersize=3,
+                  linewidth=1.4 if not dense else 0.8, color="#D55E00", zorder=3)
         ax_q.set_ylabel("segment\nSI-SNR (dB)")
         ax_q.set_xlabel("Time (s)")
         ax_q.set_xlim(0, float(seg["span_end_s"].max()))

@@ -32,6 +32,16 @@ def _finite(x: object) -> bool:
     return isinstance(x, (int, float, np.floating)) and math.isfinite(float(x))
 
 
+def column_decimals(values: "pd.Series", decimals: int) -> int:
+    """At least ``decimals``; more for a column of small numbers, so it keeps 2 significant
+    digits (a tiny model's 0.0407 GMAC/s is not printed as 0.04 for all of them)."""
+    v = pd.to_numeric(values, errors="coerce").abs()
+    v = v[np.isfinite(v) & (v > 0)]
+    if v.empty:
+        return decimals
+    return int(min(max(decimals, 1 - math.floor(math.log10(float(v.max())))), 6))
+
+
 def format_value(mean: float, lo: float, hi: float, decimals: int, intervals: str = "pm") -> str:
     if not _finite(mean):
         return "–"
@@ -45,10 +55,10 @@ def format_value(mean: float, lo: float, hi: float, decimals: int, intervals: st
     return f"{s} ± {(hi - lo) / 2:.{decimals}f}"
 
 
-def format_params(p: object) -> str:
+def format_params(p: object, decimals: int = 2) -> str:
     if not _finite(p):
         return "–"
-    return f"{float(p) / 1e6:.2f}"
+    return f"{float(p) / 1e6:.{decimals}f}"
 
 
 def table_rows(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]] = DEFAULT_COLUMNS,
@@ -67,10 +77,13 @@ def table_rows(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]] = 
                 best[key] = float(vals.max())
         rows = []
         multi_run = d["run"].nunique() > 1
+        p_dec = column_decimals(d["params"] / 1e6, 2) if "params" in d.columns else 2
+        decs = {key: column_decimals(d[key], dec) if key in d.columns else dec for key, _, dec in columns}
         for _, r in d.iterrows():
-            cells = {"model": r["label"] + (f" ({r['run']})" if multi_run else ""), "params": format_params(r.get("params"))}
+            cells = {"model": r["label"] + (f" ({r['run']})" if multi_run else ""), "params": format_params(r.get("params"), p_dec)}
             bold = {}
             for key, _, dec in columns:
+                dec = decs[key]
                 mean = r.get(key, math.nan)
                 cells[key] = format_value(mean, r.get(f"{key}_lo", math.nan), r.get(f"{key}_hi", math.nan), dec, intervals)
                 bold[key] = key in best and _finite(mean) and r["family"] != "oracle" and round(float(mean), dec) == round(best[key], dec)
