@@ -356,7 +356,9 @@ def plot_overlap_noise(tables: dict[str, pd.DataFrame], metric: str = "si_snri",
                        summary: dict | None = None) -> plt.Figure:
     """Mean GMAC/s (top) and the quality metric (bottom) against speaker-overlap ratio and/or
     noise activity (one column each), one line per model entry, styled by family, with
-    bootstrap 95 % intervals. ``tables`` maps ``overlap`` / ``noise_activity`` to
+    bootstrap 95 % intervals. Note: less overlap makes longer mixtures, and a dual-path
+    network's inter-chunk attention costs more per second on longer inputs, so even a static
+    model's GMAC/s can change along the overlap axis; compare against the static lines. ``tables`` maps ``overlap`` / ``noise_activity`` to
     :func:`.variants.variant_table` output (an empty table leaves its column out)."""
     meta = meta or {}
     factors = [f for f in ("overlap", "noise_activity") if f in tables and not tables[f].empty]
@@ -392,7 +394,8 @@ def plot_overlap_noise(tables: dict[str, pd.DataFrame], metric: str = "si_snri",
                     ax.set_ylabel("Compute (GMAC/s)" if key == "gmacs" else metric_label(metric, meta))
         fig.legend(list(legend.values()), list(legend.keys()), loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
                    title="error bars: bootstrap 95 % CI", title_fontsize=7)
-        fig.suptitle("Compute and quality against speaker overlap and noise activity")
+        what = " and ".join({"overlap": "speaker overlap", "noise_activity": "noise activity"}[f] for f in factors)
+        fig.suptitle(f"Compute and quality against {what}")
         fig.tight_layout()
         mark_synthetic(fig, summary)
     return fig
