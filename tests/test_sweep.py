@@ -144,14 +144,26 @@ def test_cli_dry_run_lists_entries_and_runs_nothing(dsnbench_exe, wsj0_root, tmp
     assert "Traceback" not in res.stderr
 
 
-def test_bundled_sweep_files_expand():
+def test_bundled_sweep_files_expand(tmp_path, monkeypatch):
     from dsnbench.config import load_document
     from dsnbench.distributed import engine_options
-    for path in sorted((REPO / "experiments" / "sweeps").glob("*.yaml")):
-        doc = load_document(path)
-        engine_options(doc)  # takes the engine keys out, as the CLI does
-        if any("root" in str(d) for d in doc.get("datasets", [])) or "glob" in str(doc.get("models")):
-            expand_document(doc, where=str(path))  # needs corpora/checkpoints to build fully
-            continue
-        cfg = build_config(doc, where=str(path))
-        assert len(cfg.models) >= 2, path
+    mini = load_document(REPO / "experiments" / "sweeps" / "mini-sweep.yaml")
+    assert engine_options(mini).name == "dask"  # the file's engine key, taken out of the config
+    cfg = build_config(mini)
+    assert [m.result_name for m in cfg.models] == ["oracle-mixture", "oracle-irm-16ms", "oracle-irm-32ms",
+                                                   "oracle-irm-64ms"]
+    assert [dict(m.options) for m in cfg.models[1:]] == [{"window_ms": w} for w in (16, 32, 64)]
+    # the paper grid, with stand-in checkpoint files where its globs look
+    grid = load_document(REPO / "experiments" / "sweeps" / "paper-grid.yaml")
+    engine_options(grid)
+    (tmp_path / "checkpoints").mkdir()
+    for stem in ("dsn-l0.01", "dsn-l0.1", "static-0.25", "static-1.0", "supernet"):
+        (tmp_path / "checkpoints" / f"{stem}.safetensors").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    cfg = build_config(grid)
+    assert [m.result_name for m in cfg.models] == [
+        "oracle-mixture", "oracle-irm", "dsn-l0.01", "dsn-l0.1", "static-0.25", "static-1.0",
+        "slim-0.25", "slim-0.5", "slim-0.75", "slim-1.0"]
+    assert cfg.models[2].operating_points == (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0)
+    assert [d.label or d.name for d in cfg.datasets] == ["wsj0-2mix", "wham", "wsj0-2mix-ov100",
+                                                          "wsj0-2mix-ov50", "wsj0-2mix-ov25"]
