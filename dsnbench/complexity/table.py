@@ -195,7 +195,14 @@ class _PartCost:
     module: nn.Module | None = None
     make_input: Callable[[int], tuple] | None = None
 
+    def __post_init__(self) -> None:
+        # integer coefficients (the usual case) are evaluated with int arithmetic: fast pricing
+        self._int_coef = ([int(c) for c in self.coef]
+                          if self.coef is not None and all(c.denominator == 1 for c in self.coef) else None)
+
     def cost(self, n: int) -> int:
+        if self._int_coef is not None:
+            return sum(c * n ** i for i, c in enumerate(self._int_coef))
         if self.coef is not None:
             return _eval_poly(self.coef, [n ** i for i in range(len(self.coef))])
         if n not in self.cache:
@@ -222,6 +229,7 @@ class MacTable:
         # parts
         self._parts_spec: PartsComplexity | None = None
         self._parts: list[_PartCost] = []
+        self._chunk_cache: tuple | None = None
 
     # -- public ------------------------------------------------------------------------
     @property
@@ -280,13 +288,15 @@ class MacTable:
         widths = np.asarray(widths, dtype=np.int64)
         if widths.shape != (n_seg,):
             raise ValueError(f"{n_samples} samples make {n_seg} segments, the trace has {widths.size}")
-        per_chunk_width = self.chunk_costs()
-        per_chunk_fixed = sum(p.cost(1) - p.cost(0) for p in self._parts
-                              if p.unit == "chunks" and p.width_index is None)
-        chunk_offsets = sum(p.cost(0) for p in self._parts if p.unit == "chunks")
+        if self._chunk_cache is None:
+            self._chunk_cache = (
+                np.asarray(self.chunk_costs(), dtype=np.int64),
+                sum(p.cost(1) - p.cost(0) for p in self._parts if p.unit == "chunks" and p.width_index is None),
+                sum(p.cost(0) for p in self._parts if p.unit == "chunks"))
+        per_chunk_width, per_chunk_fixed, chunk_offsets = self._chunk_cache
         rest = chunk_offsets + sum(p.cost(n_frames) for p in self._parts if p.unit == "frames") \
             + sum(p.cost(n_seg) for p in self._parts if p.unit == "segments")
-        per_segment = np.asarray([per_chunk_width[k] for k in widths], dtype=np.int64) + per_chunk_fixed
+        per_segment = per_chunk_width[widths] + per_chunk_fixed
         per_segment = per_segment + spread_evenly(rest, n_seg)
         return per_segment, int(per_segment.sum())
 

@@ -1,0 +1,123 @@
+"""Benchmark: what MAC accounting adds to a ``dsnbench run`` of a mini DSN.
+
+Command (from the repository root)::
+
+    .venv/bin/python benchmarks/bench_macs_overhead.py              # mini-2mix, 40 utterances
+    .venv/bin/python benchmarks/bench_macs_overhead.py --limit 8    # a quick smoke run
+
+The model is a mini-scale DSN (``DSNConfig.preset("mini")``, the bundled checkpoint if there is
+one, else a randomly initialised network saved as a checkpoint: accounting costs the same for
+any weights), evaluated at two operating points on the bundled ``mini-2mix`` set with the
+metrics given by ``--metrics`` (default: SI-SNR and SDR; fewer metrics make the run shorter and
+the overhead a larger share, so this is the harder case).
+
+Two kinds of run, alternated ``--repeats`` times, each into a fresh run folder:
+
+(a) without MAC accounting: the run loop's pricer is replaced by one that returns NaN
+    (no table, no pricing);
+(b) with MAC accounting, as shipped: the table is built from scratch (the shared cache of traced
+    part costs is emptied first) and every utterance's trace is priced from it.
+
+Prints the median wall-clock time of each, the overhead (b)/(a) - 1 (target: at most +2 %), the
+table build time alone and the pricing time per utterance. One torch thread throughout.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def _mini_dsn_checkpoint(folder: Path) -> str:
+    from dsnbench.models import MODELS
+    for name in ("dsn-mini", "mini-dsn", "dsn"):
+        if name in MODELS:
+            return name
+    from dsnbench.models.checkpoint import save_checkpoint
+    from dsnbench.models.dualpath import DSNConfig, DualPathDSN
+    torch.manual_seed(0)
+    path = folder / "dsn-mini-random.safetensors"
+    save_checkpoint(path, DualPathDSN(DSNConfig.preset("mini")), "dsn",
+                    dict(training_config=None, data="random initialisation (benchmark only)",
+                         steps=0, val_si_snr=None, val_si_snri=None), operating_points=[0.0, 1.0])
+    return str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--limit", type=int, default=40, help="utterances of mini-2mix (default all 40)")
+    ap.add_argument("--repeats", type=int, default=3, help="runs of each kind (default 3)")
+    ap.add_argument("--metrics", default="si_snr,sdr", help="metrics of the run (default si_snr,sdr)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+
+    import dsnbench.evaluate as evaluate
+    from dsnbench.cli import main as cli
+    from dsnbench.complexity import build_mac_table, table as table_mod
+    from dsnbench.loading import load_model
+
+    work = Path(tempfile.mkdtemp(prefix="bench_macs_"))
+    model = _mini_dsn_checkpoint(work)
+    shipped_pricer = evaluate._pricer
+
+    def no_accounting(separator, sample_rate):
+        return lambda trace, n: (np.full(trace.n_segments, np.nan), math.nan)
+
+    def one_run(kind: str, i: int) -> float:
+        out = work / f"{kind}-{i}"
+        evaluate._pricer = shipped_pricer if kind == "with" else no_accounting
+        table_mod._PART_COST_MEMO.clear()
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = cli(["run", "--model", model, "--dataset", "mini-2mix", "--limit", str(args.limit),
+                        "--metrics", args.metrics, "--workers", "1", "--no-progress", "--out", str(out)])
+        took = time.perf_counter() - start
+        evaluate._pricer = shipped_pricer
+        if code != 0:
+            raise SystemExit(f"dsnbench run failed with exit code {code}")
+        shutil.rmtree(out, ignore_errors=True)
+        return took
+
+    times: dict[str, list[float]] = {"without": [], "with": []}
+    one_run("without", -1)  # warm-up: imports, input-metric cache, file cache
+    for i in range(args.repeats):
+        for kind in (("without", "with") if i % 2 == 0 else ("with", "without")):
+            times[kind].append(one_run(kind, i))
+            print(f"  run {i + 1} {kind:>7} accounting: {times[kind][-1]:7.2f} s", flush=True)
+
+    sep = load_model(model)
+    table_mod._PART_COST_MEMO.clear()
+    start = time.perf_counter()
+    table = build_mac_table(sep)
+    build_s = time.perf_counter() - start
+    x = torch.randn(32000)
+    trace = sep.separate(x).trace
+    start = time.perf_counter()
+    for _ in range(200):
+        table.price(trace, 32000)
+    price_ms = (time.perf_counter() - start) / 200 * 1e3
+
+    without, with_ = statistics.median(times["without"]), statistics.median(times["with"])
+    overhead = with_ / without - 1
+    print(f"\nmini DSN ({model}), mini-2mix x {args.limit} utterances, 2 operating points, "
+          f"metrics {args.metrics}, {args.repeats} runs each, 1 torch thread")
+    print(f"(a) without MAC accounting: median {without:8.2f} s")
+    print(f"(b) with MAC accounting:    median {with_:8.2f} s")
+    print(f"overhead (b)/(a) - 1:       {100 * overhead:+8.2f} %   (target <= +2 %)")
+    print(f"table build alone: {build_s:.2f} s; pricing one 4 s trace: {price_ms:.3f} ms")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
