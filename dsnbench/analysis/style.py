@@ -7,16 +7,12 @@ PDF (vector, for papers) with :func:`save_figure`.
 """
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import matplotlib
-
-if os.environ.get("MPLBACKEND") is None:  # headless by default; notebooks set their own backend
-    matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 #: Okabe & Ito (2008), "Color Universal Design": black, orange, sky blue, bluish green,
 #: yellow, blue, vermillion, reddish purple
@@ -69,6 +65,11 @@ RC = {
     "svg.fonttype": "none",
     "savefig.bbox": "tight",
 }
+
+
+def use_headless_backend() -> None:
+    """Draw without a display (the CLI and the report call this; notebooks keep their own)."""
+    matplotlib.use("Agg")
 
 
 @contextmanager

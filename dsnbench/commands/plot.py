@@ -57,6 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..analysis.collect import load_runs
+    from ..analysis.style import use_headless_backend
+    use_headless_backend()
     from ..analysis.figures import gate_figures, overlap_noise_figure, pareto_figures, save_figures
     from ..errors import UserError
 

@@ -27,6 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..analysis.collect import load_runs
+    from ..analysis.style import use_headless_backend
+    use_headless_backend()
     from ..analysis.report import write_report
 
     path = write_report(load_runs(args.runs), args.out, metric=args.metric, utt_ids=args.utt,
