@@ -343,6 +343,21 @@ def test_analysis_of_a_real_oracle_run(oracle_run, tmp_path, capsys):
     assert "no gate decisions to show" in html and run.summary["datasets"]["wsj0-2mix"]["manifest_hash"] in html
 
 
+def test_report_and_figures_are_deterministic(oracle_run, tmp_path):
+    for name in ("a", "b"):
+        assert main(["report", str(oracle_run), "--out", str(tmp_path / f"{name}.html")]) == 0
+        assert main(["plot", "pareto", str(oracle_run), "--out", str(tmp_path / name)]) == 0
+    assert (tmp_path / "a.html").read_bytes() == (tmp_path / "b.html").read_bytes()
+    for f in ("pareto-si_snri-wsj0-2mix.png", "pareto-si_snri-wsj0-2mix.pdf"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+
+
+def test_unknown_metric_is_a_one_line_error(oracle_run, tmp_path, capsys):
+    assert main(["plot", "pareto", str(oracle_run), "--metric", "nope", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "metric 'nope' is not in these runs" in err and "si_snri" in err
+
+
 def test_waveforms_found_through_the_run_config(oracle_run):
     from dsnbench.analysis.audio import UtteranceAudio, find_audio
     run = read_run(oracle_run)
