@@ -242,6 +242,10 @@ def test_silent_estimate_and_silent_reference(speech) -> None:
     for n in suite.names:
         assert math.isnan(res.values[n]) and "silent estimate" in res.errors[n]
     assert res.per_source["si_snr"][0] == pytest.approx(si_snr(a, a + 0.1 * b))
+    # the silent estimate first: the scorable one is still matched to its reference
+    res = suite.evaluate(ests[::-1], refs, mix)
+    assert res.permutation == (1, 0)
+    assert res.per_source["si_snr"][0] == pytest.approx(si_snr(a, a + 0.1 * b))
 
     silent_refs = np.stack([a, np.zeros_like(b)])
     inputs = suite.input_values(a, silent_refs)

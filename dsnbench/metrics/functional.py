@@ -158,19 +158,23 @@ def si_snr_matrix(references: np.ndarray, estimates: np.ndarray, *, strict: bool
 def best_permutation(score: np.ndarray) -> tuple[int, ...]:
     """Permutation ``p`` maximising ``mean_i score[i, p[i]]`` (reference i <-> estimate p[i]).
 
-    NaN entries (undefined pairs) count as minus infinity, so a permutation is still chosen
-    when one estimate is silent. Ties are broken by the first permutation in lexicographic
-    order, so the choice is deterministic. Shape: ``score [n_src, n_src]``.
+    NaN entries are undefined pairs (e.g. a silent estimate): the permutation with the most
+    defined pairs wins, and among those the one with the highest mean over its defined pairs,
+    so the estimates that can be scored are still matched to their best references. Ties are
+    broken by the first permutation in lexicographic order, so the choice is deterministic.
+
+    Shape: ``score [n_src, n_src]``.
     """
-    score = np.where(np.isnan(score), -np.inf, np.asarray(score, dtype=np.float64))
+    score = np.asarray(score, dtype=np.float64)
     n = score.shape[0]
-    best, best_val = None, -np.inf
+    best, best_key = None, (-1, -np.inf)
     rows = np.arange(n)
     for perm in itertools.permutations(range(n)):
         vals = score[rows, list(perm)]
-        val = -np.inf if np.any(np.isneginf(vals)) else float(np.mean(vals))
-        if best is None or val > best_val:
-            best, best_val = perm, val
+        defined = ~np.isnan(vals)
+        key = (int(defined.sum()), float(np.mean(vals[defined])) if defined.any() else -np.inf)
+        if best is None or key > best_key:
+            best, best_key = perm, key
     assert best is not None
     return tuple(int(p) for p in best)
 
@@ -311,38 +315,71 @@ def segmental_si_snr(references: np.ndarray, estimates: np.ndarray, length: int,
         reason = f"references {refs.shape} and estimates {ests.shape} are not two equal [n_src, T] arrays"
         return [math.nan] * n_segments, [reason] * n_segments
     total = refs.shape[1]
-    finite_refs = np.all(np.isfinite(refs), axis=1)
-    mean_power = np.mean(np.where(np.isfinite(refs), refs, 0.0) ** 2, axis=1)
+    finite_r = np.isfinite(refs)
+    finite_e = np.isfinite(ests)
+    refs_f = np.where(finite_r, refs, 0.0)
+    ests_f = np.where(finite_e, ests, 0.0)
+    mean_power = np.mean(refs_f ** 2, axis=1)
     threshold = np.maximum(mean_power * 10 ** (silent_db / 10), SILENT_POWER)
-    values: list[float] = []
-    reasons: list[str | None] = []
+    all_refs_finite = bool(finite_r.all())
+
+    def cumsum0(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(x, axis=1)], axis=1)
+    bad_e = cumsum0((~finite_e).astype(np.float64))
+    r_sum, r_sq = cumsum0(refs_f), cumsum0(refs_f ** 2)
+    e_sum, e_sq = cumsum0(ests_f), cumsum0(ests_f ** 2)
+
+    values: list[float] = [math.nan] * n_segments
+    reasons: list[str | None] = [None] * n_segments
+    starts = np.arange(n_segments, dtype=np.int64) * hop
+    a = np.minimum(starts, total)
+    b = np.minimum(starts + length, total)
+    n = np.maximum(b - a, 1).astype(np.float64)
+    short = (b - a) < 2
+    bad_est = np.any(bad_e[:, b] - bad_e[:, a] > 0, axis=0)
+    seg_power = (r_sq[:, b] - r_sq[:, a]) / n
+    # power after removing the segment mean (this quick form only feeds the thresholds)
+    centred_r = seg_power - ((r_sum[:, b] - r_sum[:, a]) / n) ** 2
+    centred_e = (e_sq[:, b] - e_sq[:, a]) / n - ((e_sum[:, b] - e_sum[:, a]) / n) ** 2
+    silent_ref = np.any((seg_power <= threshold[:, None]) | (centred_r <= SILENT_POWER), axis=0)
+    silent_est = np.any(centred_e <= SILENT_POWER, axis=0)
+    by_length: dict[int, list[int]] = {}
     for s in range(n_segments):
-        a, b = s * hop, min(s * hop + length, total)
-        if b - a < 2:
-            values.append(math.nan)
-            reasons.append("segment shorter than 2 samples")
-            continue
-        r, e = refs[:, a:b], ests[:, a:b]
-        if not finite_refs.all() or not np.all(np.isfinite(r)):
-            values.append(math.nan)
-            reasons.append("non-finite reference")
-            continue
-        if not np.all(np.isfinite(e)):
-            values.append(math.nan)
-            reasons.append("non-finite estimate in segment")
-            continue
-        seg_power = np.mean(r * r, axis=1)
-        if np.any(seg_power <= threshold) or np.any(is_silent(r)):
-            values.append(math.nan)
-            reasons.append("silent reference in segment")
-            continue
-        if np.any(is_silent(e)):
-            values.append(math.nan)
-            reasons.append("silent estimate in segment")
-            continue
-        diag = [si_snr_matrix(r[i:i + 1], e[i:i + 1], strict=False)[0, 0] for i in range(r.shape[0])]
-        values.append(float(np.mean(diag)))
-        reasons.append(None)
+        if short[s]:
+            reasons[s] = "segment shorter than 2 samples"
+        elif not all_refs_finite:
+            reasons[s] = "non-finite reference"
+        elif bad_est[s]:
+            reasons[s] = "non-finite estimate in segment"
+        elif silent_ref[s]:
+            reasons[s] = "silent reference in segment"
+        elif silent_est[s]:
+            reasons[s] = "silent estimate in segment"
+        else:
+            by_length.setdefault(int(b[s] - a[s]), []).append(s)
+    # SI-SNR of the segments of one length together ([chunk, n_src, n] copies, in chunks of
+    # 128 segments so memory stays small on long recordings)
+    for n, all_segs in by_length.items():
+        for c in range(0, len(all_segs), 128):
+            segs = all_segs[c:c + 128]
+            idx = (np.asarray(segs) * hop)[:, None] + np.arange(n)[None, :]
+            r = refs[:, idx].transpose(1, 0, 2)
+            e = ests[:, idx].transpose(1, 0, 2)
+            r = r - r.mean(axis=2, keepdims=True)
+            e = e - e.mean(axis=2, keepdims=True)
+            scale = np.einsum("skt,skt->sk", e, r) / np.einsum("skt,skt->sk", r, r)
+            target = scale[..., None] * r
+            residual = e - target
+            t_energy = np.einsum("skt,skt->sk", target, target)
+            n_energy = np.einsum("skt,skt->sk", residual, residual)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                seg_values = 10 * np.log10(np.maximum(t_energy, EPS * EPS) / np.maximum(n_energy, EPS * EPS))
+            for k, s in enumerate(segs):
+                v = float(np.mean(seg_values[k]))
+                if math.isfinite(v):
+                    values[s] = v
+                else:
+                    reasons[s] = "SI-SNR not finite in segment"
     return values, reasons
 
 

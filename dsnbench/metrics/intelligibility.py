@@ -25,6 +25,9 @@ deliberate differences, both on inputs where pystoi does not give a usable numbe
 """
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -46,16 +49,35 @@ def _constants():
     return pystoi_module.OBM, utils.EPS
 
 
+#: recently resampled signals by content: a reference is resampled once for its input metrics
+#: and reused for every model's estimate in the same worker (a few MB at most)
+_RESAMPLED: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+_RESAMPLED_MAX = 16
+
+
 def at_stoi_rate(x: np.ndarray, sample_rate: int) -> np.ndarray:
     """Resample to 10 kHz exactly as pystoi does (``pystoi.utils.resample_oct``).
 
+    Results are kept in a small content-keyed cache (the hash of the samples), so the same
+    reference resampled again costs a hash, not a resampling; the values are identical.
+
     Shape: ``x [T]`` -> ``[T']``.
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = np.ascontiguousarray(x, dtype=np.float64)
     if sample_rate == FS:
         return x
+    key = (hashlib.blake2b(x.tobytes(), digest_size=16).digest(), x.shape, int(sample_rate))
+    hit = _RESAMPLED.get(key)
+    if hit is not None:
+        _RESAMPLED.move_to_end(key)
+        return hit
     from pystoi import utils
-    return utils.resample_oct(x, FS, sample_rate)
+    out = utils.resample_oct(x, FS, sample_rate)
+    out.setflags(write=False)
+    _RESAMPLED[key] = out
+    while len(_RESAMPLED) > _RESAMPLED_MAX:
+        _RESAMPLED.popitem(last=False)
+    return out
 
 
 def _frame_starts(n: int, hop: int) -> int:
