@@ -1,0 +1,164 @@
+"""Training configuration: one YAML file per training (``dsnbench train CONFIG.yaml``).
+
+Layout of the YAML (every key but ``name`` and ``stage`` has a default)::
+
+    name: static-0.5            # also the stem of the exported checkpoint
+    stage: static               # static | supernet | gate
+    seed: 1
+    steps: 600                  # optimiser steps in all
+    steps_per_epoch: 50         # one log row + one validation + one resumable state per epoch
+    model: {preset: mini, enc_kernel: 32, enc_stride: 16, chunk_size: 50}   # DSNConfig preset + overrides
+    width: 0.5                  # static only: the width the network is built at
+    data: {...}                 # DataConfig (dsnbench.train.data)
+    optim: {lr: 1.5e-3, ...}    # OptimConfig
+    supernet: {n_random: 1, distill: 0.0}                   # supernet only
+    gate: {init: PATH, lam: 0.5, gamma: 8.0, tau: 2.0, gumbel_tau: 1.0, finetune_lr: 1e-4}
+    export: dsnbench/assets/checkpoints   # folder for <name>.pt and training/<name>.{yaml,csv}
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import UserError
+from .data import DataConfig
+
+STAGES = ("static", "supernet", "gate")
+
+
+def _from_dict(cls: type, d: dict[str, Any] | None, where: str) -> Any:
+    d = dict(d or {})
+    known = {f.name for f in dataclasses.fields(cls)}
+    bad = sorted(set(d) - known)
+    if bad:
+        raise UserError(f"{where}: unknown key(s) {', '.join(bad)} (known: {', '.join(sorted(known))})")
+    d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+    return cls(**d)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Adam with linear warm-up then cosine decay to ``final_lr_ratio * lr``."""
+
+    lr: float = 1.5e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 50
+    final_lr_ratio: float = 0.05
+    clip_norm: float = 5.0
+
+
+@dataclass(frozen=True)
+class SupernetConfig:
+    """Sandwich rule: widest, narrowest and ``n_random`` random middle widths per step.
+    ``distill`` in [0, 1]: weight of in-place distillation (narrower widths also fit the
+    widest's detached estimates); 0 = off."""
+
+    n_random: int = 1
+    distill: float = 0.0
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Gate stage: L = L_sep + lam * L_cplx (design section 3).
+
+    ``init``: the supernet checkpoint to start from (path; relative paths are taken from the
+    folder the command runs in). ``gamma``/``tau``: centre and temperature in dB of
+    a_s = sigmoid((q_s - gamma) / tau). ``quality``: ``utterance`` or ``local`` (see
+    :func:`dsnbench.train.losses.segmental_quality`); ``weighted: false`` drops a_s (plain
+    complexity loss). ``finetune_lr``: learning rate of the supernet weights (0 = frozen);
+    ``optim.lr`` is the gate's. ``gumbel_tau`` anneals from ``gumbel_tau`` to
+    ``gumbel_tau_final``.
+    """
+
+    init: str = ""
+    lam: float = 0.5
+    gamma: float = 8.0
+    tau: float = 2.0
+    quality: str = "utterance"
+    weighted: bool = True
+    gumbel_tau: float = 2.0
+    gumbel_tau_final: float = 0.5
+    finetune_lr: float = 1e-4
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str
+    stage: str
+    seed: int = 0
+    steps: int = 100
+    steps_per_epoch: int = 10
+    model: dict[str, Any] = field(default_factory=lambda: {"preset": "mini"})
+    width: float = 1.0
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    supernet: SupernetConfig = field(default_factory=SupernetConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
+    export: str = ""
+    #: the validation mixtures the exported provenance recomputes quickly (first n of the set)
+    n_val_quick: int = 4
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise UserError(f"stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
+        if not self.name or "/" in self.name:
+            raise UserError(f"name must be a non-empty file stem, got {self.name!r}")
+        if self.steps <= 0 or self.steps_per_epoch <= 0:
+            raise UserError("steps and steps_per_epoch must be positive")
+        if self.stage == "gate" and not self.gate.init:
+            raise UserError("a gate stage needs gate.init (the supernet checkpoint to start from)")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "config") -> "TrainConfig":
+        d = dict(d)
+        known = {f.name for f in dataclasses.fields(cls)}
+        bad = sorted(set(d) - known)
+        if bad:
+            raise UserError(f"{where}: unknown key(s) {', '.join(bad)} (known: {', '.join(sorted(known))})")
+        for key in ("name", "stage"):
+            if key not in d:
+                raise UserError(f"{where}: missing key {key!r}")
+        d["data"] = DataConfig.from_dict(d.get("data") or {})
+        d["optim"] = _from_dict(OptimConfig, d.get("optim"), f"{where}: optim")
+        d["supernet"] = _from_dict(SupernetConfig, d.get("supernet"), f"{where}: supernet")
+        d["gate"] = _from_dict(GateConfig, d.get("gate"), f"{where}: gate")
+        d["model"] = dict(d.get("model") or {"preset": "mini"})
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise UserError(f"{where}: {exc}") from None
+
+    @classmethod
+    def load(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> "TrainConfig":
+        p = Path(path)
+        if not p.is_file():
+            raise UserError(f"{p}: training config not found")
+        try:
+            d = yaml.safe_load(p.read_text())
+        except yaml.YAMLError as exc:
+            raise UserError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(d, dict):
+            raise UserError(f"{p}: a training config must be a mapping")
+        for k, v in (overrides or {}).items():
+            d[k] = v
+        return cls.from_dict(d, where=str(p))
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(x: Any) -> Any:
+            if dataclasses.is_dataclass(x):
+                return {f.name: plain(getattr(x, f.name)) for f in dataclasses.fields(x)}
+            if isinstance(x, (tuple, list)):
+                return [plain(v) for v in x]
+            if isinstance(x, dict):
+                return {k: plain(v) for k, v in x.items()}
+            return x
+        return plain(self)
+
+    def hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,404 @@
+"""The trainer: static-w, slimmable supernet (sandwich rule) and gate stage (design section 3).
+
+Determinism and resuming: batch ``step`` is a pure function of ``(seed, step)``
+(:class:`~dsnbench.train.data.TrainStream`), the torch generator is re-seeded from
+``(seed, step)`` before every step (Gumbel noise), the random sandwich widths come from the
+same per-step seed, and the learning rate is a function of the step. The resumable state
+(model, optimiser, step, log rows) is written atomically at the end of every epoch, so a run
+killed at any point and resumed with ``--resume`` ends with the same weights and the same log
+as an uninterrupted one (wall-clock columns aside).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import yaml
+
+from ..errors import UserError
+from ..models.dualpath import DSNConfig, DualPathDSN
+from . import checkpoints as ckpt
+from .config import TrainConfig
+from .data import Batch, TrainStream, make_source, validation_set
+from .losses import complexity_loss, pit_si_snr, segmental_quality
+
+STATE_FILE = "state.pt"
+LOG_FILE = "log.csv"
+
+
+# --------------------------------------------------------------------------- model set-up
+def model_config(cfg: TrainConfig) -> DSNConfig:
+    """The architecture a training config asks for (static: built at its width)."""
+    m = dict(cfg.model)
+    preset = m.pop("preset", "mini")
+    try:
+        base = DSNConfig.preset(preset, **{k: tuple(v) if isinstance(v, list) else v for k, v in m.items()})
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"model: {exc}") from None
+    base = DSNConfig.from_dict({**base.to_dict(), "sample_rate": cfg.data.sample_rate})
+    if cfg.stage == "static":
+        return base.static_at(cfg.width)
+    return base
+
+
+def build_model(cfg: TrainConfig, base_dir: Path) -> DualPathDSN:
+    torch.manual_seed(_seed(cfg.seed, -1))
+    if cfg.stage == "gate":
+        path = Path(cfg.gate.init)
+        if not path.is_absolute():
+            path = base_dir / path
+        model = ckpt.load_model(path)
+        if model.config.static_width is not None or len(model.config.widths) < 2:
+            raise UserError(f"{path}: the gate stage needs a slimmable supernet, this checkpoint is static")
+        # the gate starts fresh from the seed (the supernet's gate was never trained)
+        g = torch.Generator().manual_seed(_seed(cfg.seed, -2))
+        for p in model.gate.parameters():
+            with torch.no_grad():
+                bound = 1.0 / math.sqrt(p.shape[-1]) if p.dim() > 1 else 0.05
+                p.copy_(torch.empty_like(p).uniform_(-bound, bound, generator=g))
+        return model
+    return DualPathDSN(model_config(cfg))
+
+
+def _seed(seed: int, step: int) -> int:
+    return int(np.random.SeedSequence([int(seed), int(step) + 7, 97]).generate_state(1)[0])
+
+
+def lr_factor(step: int, total: int, warmup: int, final_ratio: float) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to ``final_ratio``."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    span = max(1, total - warmup)
+    t = min(1.0, (step - warmup) / span)
+    return final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def make_optimizer(cfg: TrainConfig, model: DualPathDSN) -> tuple[torch.optim.Optimizer, list[float]]:
+    """Adam; the gate stage gives the gate ``optim.lr`` and the rest ``gate.finetune_lr``
+    (0 freezes them)."""
+    if cfg.stage == "gate":
+        gate_params = list(model.gate.parameters())
+        gate_ids = {id(p) for p in gate_params}
+        rest = [p for p in model.parameters() if id(p) not in gate_ids]
+        groups = [{"params": gate_params, "lr": cfg.optim.lr}]
+        if cfg.gate.finetune_lr > 0:
+            groups.append({"params": rest, "lr": cfg.gate.finetune_lr})
+        else:
+            for p in rest:
+                p.requires_grad_(False)
+    else:
+        for p in model.gate.parameters():       # the gate is not part of these stages
+            p.requires_grad_(False)
+        groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": cfg.optim.lr}]
+    opt = torch.optim.Adam(groups, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    return opt, [g["lr"] for g in groups]
+
+
+# --------------------------------------------------------------------------- steps
+@dataclass
+class StepResult:
+    loss: float
+    sep: float
+    cplx: float
+    mean_width: float
+
+
+def _sandwich(n_widths: int, n_random: int, rng: np.random.Generator) -> list[int]:
+    idx = [n_widths - 1, 0]
+    middle = list(range(1, n_widths - 1))
+    if middle and n_random > 0:
+        idx += [int(i) for i in rng.choice(middle, size=min(n_random, len(middle)), replace=n_random > len(middle))]
+    return idx
+
+
+def train_step(cfg: TrainConfig, model: DualPathDSN, batch: Batch, step: int) -> StepResult:
+    """Forward and backward of one step (gradients accumulated in the model; no optimiser)."""
+    widths = model.config.reported_widths
+    if cfg.stage == "static":
+        est = model(batch.mix).estimates
+        loss = -pit_si_snr(batch.sources, est).si_snr.mean()
+        loss.backward()
+        return StepResult(loss.item(), loss.item(), 0.0, float(widths[0]))
+    if cfg.stage == "supernet":
+        rng = np.random.default_rng(_seed(cfg.seed, step) + 1)
+        order = _sandwich(len(widths), cfg.supernet.n_random, rng)
+        total, teacher = 0.0, None
+        for k in order:
+            est = model(batch.mix, width=widths[k]).estimates
+            loss = -pit_si_snr(batch.sources, est).si_snr.mean()
+            if teacher is not None and cfg.supernet.distill > 0:
+                a = cfg.supernet.distill
+                loss = (1 - a) * loss - a * pit_si_snr(teacher, est).si_snr.mean()
+            if k == len(widths) - 1:
+                teacher = est.detach()
+            (loss / len(order)).backward()
+            total += loss.item() / len(order)
+        return StepResult(total, total, 0.0, float(np.mean([widths[k] for k in order])))
+    # gate stage
+    g = cfg.gate
+    frac = step / max(1, cfg.steps - 1)
+    gumbel_tau = g.gumbel_tau * (g.gumbel_tau_final / g.gumbel_tau) ** frac
+    out = model(batch.mix, gate_mode="train", tau=gumbel_tau)
+    pit = pit_si_snr(batch.sources, out.estimates)
+    sep = -pit.si_snr.mean()
+    quality = None
+    if g.weighted:
+        quality = segmental_quality(batch.sources, pit.aligned.detach(), out.segment_length,
+                                    out.segment_hop, out.n_segments, g.quality)
+    cplx = complexity_loss(out.gate_probs, model.relative_cost, quality, g.gamma, g.tau)
+    loss = sep + g.lam * cplx
+    loss.backward()
+    mean_width = float(torch.as_tensor(widths)[out.width_idx].mean())
+    return StepResult(loss.item(), sep.item(), cplx.item(), mean_width)
+
+
+# --------------------------------------------------------------------------- validation
+@torch.no_grad()
+def evaluate(model: DualPathDSN, val: Batch, stage: str, width: float | None = None,
+             batch_size: int = 8) -> dict[str, Any]:
+    """SI-SNRi (dB, PIT, float64 scoring) of the fixed validation mixtures.
+
+    Static and supernet: at ``width`` (None: the widest). Gate stage: the gate at beta = 0.
+    Returns per-mixture ``si_snri`` (list), ``mean``, ``clean``, ``noisy`` and ``mean_width``
+    (mean over segments of the width values run).
+    """
+    was_training = model.training
+    model.eval()
+    widths = torch.as_tensor(model.config.reported_widths, dtype=torch.float64)
+    scores, used, raw = [], [], []
+    for i in range(0, val.mix.shape[0], batch_size):
+        mix = val.mix[i:i + batch_size]
+        src = val.sources[i:i + batch_size].double()
+        if stage == "gate":
+            out = model(mix, gate_mode="infer", beta=0.0)
+        else:
+            out = model(mix) if width is None or model.config.static_width is not None else model(mix, width=width)
+        est = out.estimates.double()
+        si = pit_si_snr(src, est).si_snr
+        mix2 = mix.double().unsqueeze(1).expand_as(src)
+        from .losses import si_snr_pairwise
+        base = torch.diagonal(si_snr_pairwise(src, mix2.contiguous()), dim1=-2, dim2=-1).mean(-1)
+        scores.append(si - base)
+        raw.append(si)
+        used.append(widths[out.width_idx].mean(-1))
+    model.train(was_training)
+    s = torch.cat(scores)
+    u = torch.cat(used)
+    noisy = val.noisy.bool()
+    return {"si_snri": [float(v) for v in s], "mean": float(s.mean()),
+            "si_snr": float(torch.cat(raw).mean()),
+            "clean": float(s[~noisy].mean()) if (~noisy).any() else float("nan"),
+            "noisy": float(s[noisy].mean()) if noisy.any() else float("nan"),
+            "mean_width": float(u.mean())}
+
+
+# --------------------------------------------------------------------------- the loop
+def _atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _write_log(rows: list[dict[str, Any]], path: Path) -> None:
+    if not rows:
+        return
+    fields: list[str] = []
+    for r in rows:
+        fields += [k for k in r if k not in fields]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields)
+    w.writeheader()
+    for r in rows:
+        w.writerow(r)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(buf.getvalue())
+    os.replace(tmp, path)
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    steps: int
+    rows: list[dict[str, Any]]
+    final_val: dict[str, Any]
+    exported: Path | None
+
+
+def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path | None = None,
+          stop_after: int | None = None, progress: bool | None = None,
+          log: Callable[[str], None] | None = None) -> TrainResult:
+    """Run (or resume) one training to ``cfg.steps`` and export the final checkpoint.
+
+    ``stop_after``: stop at the first epoch boundary at or after this many steps without
+    exporting (for tests of resuming). ``base_dir``: where relative paths in the config start
+    (default: the current folder).
+    """
+    torch.set_num_threads(1)
+    base_dir = Path.cwd() if base_dir is None else Path(base_dir)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    state_path = out_dir / STATE_FILE
+    if state_path.exists() and not resume:
+        raise UserError(f"{out_dir}: already holds a training state ({STATE_FILE}); pass --resume to "
+                        "continue it or choose another --out")
+    (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+    train_src = make_source(cfg.data, "train", base_dir)
+    val_src = make_source(cfg.data, "val", base_dir)
+    stream = TrainStream(train_src, cfg.seed)
+    val = validation_set(val_src)
+
+    model = build_model(cfg, base_dir)
+    model.train()
+    opt, base_lrs = make_optimizer(cfg, model)
+    step, rows, elapsed = 0, [], 0.0
+    if resume and state_path.exists():
+        state = torch.load(state_path, weights_only=True)
+        if state["config_hash"] != cfg.hash():
+            raise UserError(f"{state_path}: was written by a different config (hash {state['config_hash']}, "
+                            f"this one {cfg.hash()}); use another --out")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, rows, elapsed = int(state["step"]), list(state["rows"]), float(state["elapsed_s"])
+        say(f"[{cfg.name}] resumed at step {step}/{cfg.steps}")
+
+    bar = None
+    show = sys.stderr.isatty() if progress is None else progress
+    if show:
+        from tqdm import tqdm
+        bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, unit="step", dynamic_ncols=True)
+    acc: dict[str, float] = {"loss": 0.0, "sep": 0.0, "cplx": 0.0, "mean_width": 0.0, "n": 0}
+    t0 = time.time()
+    while step < cfg.steps:
+        torch.manual_seed(_seed(cfg.seed, step))
+        random.seed(_seed(cfg.seed, step))
+        factor = lr_factor(step, cfg.steps, cfg.optim.warmup_steps, cfg.optim.final_lr_ratio)
+        for group, lr in zip(opt.param_groups, base_lrs):
+            group["lr"] = lr * factor
+        batch = stream.batch(step)
+        opt.zero_grad(set_to_none=True)
+        res = train_step(cfg, model, batch, step)
+        if not math.isfinite(res.loss):
+            raise RuntimeError(f"[{cfg.name}] non-finite loss at step {step}")
+        params = [p for g in opt.param_groups for p in g["params"]]
+        if cfg.optim.clip_norm > 0:
+            torch.nn.utils.clip_grad_norm_(params, cfg.optim.clip_norm)
+        opt.step()
+        step += 1
+        for k in ("loss", "sep", "cplx", "mean_width"):
+            acc[k] += getattr(res, k)
+        acc["n"] += 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{res.loss:.2f}", w=f"{res.mean_width:.2f}")
+        if step % cfg.steps_per_epoch == 0 or step == cfg.steps:
+            n = max(1, acc["n"])
+            v = evaluate(model, val, cfg.stage)
+            row = {"epoch": len(rows) + 1, "step": step, "loss": round(acc["loss"] / n, 5),
+                   "sep_loss": round(acc["sep"] / n, 5), "cplx_loss": round(acc["cplx"] / n, 5),
+                   "train_mean_width": round(acc["mean_width"] / n, 5),
+                   "val_si_snri": round(v["mean"], 5), "val_si_snri_clean": round(v["clean"], 5),
+                   "val_si_snri_noisy": round(v["noisy"], 5), "mean_width": round(v["mean_width"], 5),
+                   "lr": opt.param_groups[0]["lr"]}
+            if cfg.stage == "supernet":
+                for w in model.config.widths[:-1]:
+                    row[f"val_si_snri@{w:g}"] = round(evaluate(model, val, "supernet", width=w)["mean"], 5)
+            elapsed += time.time() - t0
+            t0 = time.time()
+            row["elapsed_s"] = round(elapsed, 1)
+            rows.append(row)
+            _atomic_save({"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                          "rows": rows, "elapsed_s": elapsed, "config_hash": cfg.hash()}, state_path)
+            _write_log(rows, out_dir / LOG_FILE)
+            say(f"[{cfg.name}] epoch {row['epoch']} step {step}/{cfg.steps} loss {row['loss']:.3f} "
+                f"val SI-SNRi {row['val_si_snri']:.2f} dB (clean {row['val_si_snri_clean']:.2f}, "
+                f"noisy {row['val_si_snri_noisy']:.2f}) width {row['mean_width']:.3f} [{elapsed:.0f} s]")
+            acc = {"loss": 0.0, "sep": 0.0, "cplx": 0.0, "mean_width": 0.0, "n": 0}
+            if stop_after is not None and step >= stop_after and step < cfg.steps:
+                if bar is not None:
+                    bar.close()
+                return TrainResult(out_dir, step, rows, v, None)
+    if bar is not None:
+        bar.close()
+    final = evaluate(model, val, cfg.stage)
+    quick = evaluate(model, _head(val, cfg.n_val_quick), cfg.stage)
+    per_width = {}
+    if cfg.stage == "supernet":
+        for w in model.config.widths:
+            per_width[f"{w:g}"] = evaluate(model, val, "supernet", width=w)["mean"]
+    operating_points = None
+    if cfg.stage == "gate":
+        operating_points = choose_operating_points(model, val)
+    provenance = {
+        "trained_by": "dsnbench train",
+        "name": cfg.name, "stage": cfg.stage, "steps": cfg.steps, "seed": cfg.seed,
+        "training_config": cfg.to_dict(), "config_hash": cfg.hash(),
+        "train_seconds": round(elapsed, 1),
+        "data": {"source": cfg.data.source, "train_fingerprint": train_src.fingerprint(),
+                 "val_fingerprint": val_src.fingerprint(),
+                 "n_train_speakers": len(getattr(train_src, "speakers", [])),
+                 "n_val_speakers": len(getattr(val_src, "speakers", [])),
+                 "speakers": "LibriSpeech train-clean-100 only" if cfg.data.source == "librispeech-mix" else None},
+        "val_si_snr": final["si_snr"],
+        "val_si_snri": final["mean"],
+        "validation": {"si_snri": final["mean"], "si_snri_clean": final["clean"],
+                       "si_snri_noisy": final["noisy"], "mean_width": final["mean_width"],
+                       "n_val": int(val.mix.shape[0]), "val_s": cfg.data.val_s, "val_seed": cfg.data.val_seed,
+                       "quick": {"n": int(min(cfg.n_val_quick, val.mix.shape[0])), "si_snri": quick["mean"],
+                                 "per_mixture": quick["si_snri"]},
+                       **({"si_snri_per_width": per_width} if per_width else {}),
+                       **({"operating_points": operating_points} if operating_points else {})},
+    }
+    if cfg.stage == "gate":
+        provenance["gate"] = {"lam": cfg.gate.lam, "gamma": cfg.gate.gamma, "tau": cfg.gate.tau,
+                              "init": cfg.gate.init}
+    final_path = out_dir / f"{cfg.name}{ckpt.SUFFIX}"
+    ckpt.save_model(model, final_path, provenance,
+                    [b for b, _ in operating_points] if operating_points else None)
+    _write_log(rows, out_dir / LOG_FILE)
+    exported = None
+    if cfg.export:
+        exported = ckpt.export(final_path, out_dir / LOG_FILE, out_dir / "config.yaml",
+                               (base_dir / cfg.export) if not Path(cfg.export).is_absolute() else Path(cfg.export),
+                               cfg.name)
+        say(f"[{cfg.name}] exported {exported}")
+    say(f"[{cfg.name}] done: {cfg.steps} steps in {elapsed:.0f} s, val SI-SNRi {final['mean']:.2f} dB, "
+        f"mean width {final['mean_width']:.3f}")
+    return TrainResult(out_dir, step, rows, final, exported)
+
+
+BETA_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0)
+
+
+def choose_operating_points(model: DualPathDSN, val: Batch, min_step: float = 0.03) -> list[tuple[float, float]]:
+    """Gate betas that give distinct mean widths on the validation set: walk ``BETA_GRID`` and
+    keep a beta when its mean width is at least ``min_step`` below the last kept one.
+    Returns ``[(beta, mean_width), ...]``, beta 0 first."""
+    kept: list[tuple[float, float]] = []
+    for beta in BETA_GRID:
+        was = model.training
+        model.eval()
+        with torch.no_grad():
+            widths = torch.as_tensor(model.config.reported_widths, dtype=torch.float64)
+            used = torch.cat([widths[model(val.mix[i:i + 8], gate_mode="infer", beta=beta).width_idx].flatten()
+                              for i in range(0, val.mix.shape[0], 8)])
+        model.train(was)
+        w = float(used.mean())
+        if not kept or kept[-1][1] - w >= min_step:
+            kept.append((beta, round(w, 4)))
+    return kept
+
+
+def _head(val: Batch, n: int) -> Batch:
+    return Batch(mix=val.mix[:n], sources=val.sources[:n], noisy=val.noisy[:n])

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Run training configs one after another (one "lane" = one CPU core), each resumable:
+#   experiments/train/run_lane.sh LOGDIR CONFIG.yaml [CONFIG.yaml ...]
+# Re-running the same command after an interruption resumes every unfinished training from
+# its last epoch (dsnbench train --resume) and re-exports the finished ones (no retraining).
+set -u
+logdir=$1; shift
+mkdir -p "$logdir"
+for cfg in "$@"; do
+  name=$(basename "$cfg" .yaml)
+  echo "$(date -u +%FT%TZ) start $cfg" >> "$logdir/lane.log"
+  if ! .venv/bin/dsnbench train "$cfg" --resume > "$logdir/$name.log" 2>&1; then
+    echo "$(date -u +%FT%TZ) FAILED $cfg (see $logdir/$name.log)" >> "$logdir/lane.log"
+    exit 1
+  fi
+  echo "$(date -u +%FT%TZ) done $cfg" >> "$logdir/lane.log"
+done

@@ -1,0 +1,241 @@
+"""Training: losses, the on-the-fly mixing set, each stage's steps, resuming, the CLI.
+
+Everything runs on a tiny generated data root in the layout the trainer reads
+(``librispeech/train-clean-100/*.flac`` + ``noise/*.wav``) and the ``tiny`` DSN preset.
+"""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from dsnbench.metrics.functional import si_snr
+from dsnbench.testing import speechlike
+from dsnbench.train import data as tdata
+from dsnbench.train.config import TrainConfig
+from dsnbench.train.losses import (complexity_loss, pit_si_snr, pit_si_snr_loss,
+                                   segmental_quality, si_snr_pairwise)
+from dsnbench.train.trainer import build_model, evaluate, make_optimizer, train, train_step
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 'speakers' (one 2 s utterance each, 16 kHz FLAC) and two noise recordings."""
+    root = tmp_path_factory.mktemp("shared_data")
+    speech = root / "librispeech" / "train-clean-100"
+    speech.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for spk in range(100, 112):
+        sf.write(str(speech / f"{spk}-1-0000.flac"), speechlike(32000, 16000, rng), 16000, subtype="PCM_16")
+    (root / "noise").mkdir()
+    for k in range(2):
+        sf.write(str(root / "noise" / f"n{k}.wav"), 0.05 * rng.standard_normal(48000), 16000)
+    return root
+
+
+def tiny_config(root: Path, stage: str, **extra) -> TrainConfig:
+    d = {"name": f"tiny-{stage}", "stage": stage, "seed": 3, "steps": 4, "steps_per_epoch": 2,
+         "model": {"preset": "tiny"}, "width": 0.5,
+         "data": {"root": str(root), "crop_s": 0.4, "batch_size": 2, "n_val": 3, "val_s": 0.6,
+                  "val_every": 4, "babble_speakers": [1, 2]},
+         "optim": {"lr": 0.003, "warmup_steps": 0}}
+    d.update(extra)
+    return TrainConfig.from_dict(d)
+
+
+# --------------------------------------------------------------------------- losses
+def test_pit_si_snr_matches_the_metric_and_finds_the_permutation() -> None:
+    g = torch.Generator().manual_seed(0)
+    ref = torch.randn(3, 2, 800, generator=g, dtype=torch.float64)
+    est = ref.flip(1) + 0.5 * torch.randn(3, 2, 800, generator=g, dtype=torch.float64)
+    res = pit_si_snr(ref, est)
+    assert res.permutation.tolist() == [[1, 0]] * 3
+    for b in range(3):
+        expected = np.mean([si_snr(ref[b, i].numpy(), est[b, 1 - i].numpy()) for i in range(2)])
+        assert float(res.si_snr[b]) == pytest.approx(expected, abs=1e-6)
+    assert torch.equal(res.aligned, est.flip(1))
+    assert float(pit_si_snr_loss(ref, est)) == pytest.approx(-float(res.si_snr.mean()))
+    pair = si_snr_pairwise(ref, est)
+    assert float(pair[0, 0, 1]) == pytest.approx(si_snr(ref[0, 0].numpy(), est[0, 1].numpy()), abs=1e-6)
+
+
+def test_segmental_quality_is_high_on_reproduced_silence_and_low_on_errors() -> None:
+    g = torch.Generator().manual_seed(1)
+    ref = torch.randn(1, 2, 1000, generator=g, dtype=torch.float64)
+    ref[:, :, :400] = 0                                   # segments 0-1 silent in both sources
+    est = ref.clone()
+    est[:, :, 600:] += 0.5 * torch.randn(1, 2, 400, generator=g, dtype=torch.float64)
+    q = segmental_quality(ref, est, 200, 200, 5)
+    assert q.shape == (1, 5)
+    assert float(q[0, :2].min()) > 30                     # silence reproduced: easy
+    assert float(q[0, 3:].max()) < 10                     # noisy estimate: hard
+    # scale invariance at utterance level
+    assert torch.allclose(segmental_quality(ref, 3 * est, 200, 200, 5), q)
+    assert segmental_quality(ref, est, 200, 200, 5, mode="local").shape == (1, 5)
+
+
+def test_complexity_loss_formula() -> None:
+    probs = torch.tensor([[[1.0, 0.0], [0.25, 0.75]]])      # [B=1, S=2, K=2]
+    rel = torch.tensor([0.5, 1.0])
+    q = torch.tensor([[10.0, 0.0]])
+    gamma, tau = 5.0, 2.0
+    a = torch.sigmoid((q - gamma) / tau)
+    cost = torch.tensor([[0.5, 0.25 * 0.5 + 0.75]])
+    expected = float((a * cost).mean())
+    assert float(complexity_loss(probs, rel, q, gamma, tau)) == pytest.approx(expected)
+    assert float(complexity_loss(probs, rel, None, gamma, tau)) == pytest.approx(float(cost.mean()))
+    # a hard segment (low q) pays less for its width than an easy one
+    p = probs.clone().requires_grad_(True)
+    complexity_loss(p, rel, q, gamma, tau).backward()
+    assert float(p.grad[0, 0, 1]) > float(p.grad[0, 1, 1]) > 0
+
+
+# --------------------------------------------------------------------------- data
+def test_training_data_is_deterministic_and_split_by_speaker(data_root: Path) -> None:
+    cfg = tdata.DataConfig(root=str(data_root), crop_s=0.4, batch_size=3, n_val=2, val_s=0.5, val_every=4)
+    tr = tdata.LibriMixSource(cfg, "train")
+    va = tdata.LibriMixSource(cfg, "val")
+    assert set(tr.speakers).isdisjoint(va.speakers) and len(va.speakers) == 3
+    a = tdata.TrainStream(tr, 5).batch(7)
+    b = tdata.TrainStream(tdata.LibriMixSource(cfg, "train"), 5).batch(7)
+    assert torch.equal(a.mix, b.mix) and torch.equal(a.sources, b.sources)
+    assert a.mix.shape == (3, 3200) and a.sources.shape == (3, 2, 3200)
+    assert not torch.equal(a.mix, tdata.TrainStream(tr, 5).batch(8).mix)
+    clean = ~a.noisy
+    # clean mixtures are exactly the sum of their sources
+    assert torch.allclose(a.mix[clean], a.sources[clean].sum(1), atol=1e-6)
+    v = tdata.validation_set(va)
+    assert v.mix.shape == (2, 4000) and torch.equal(v.mix, tdata.validation_set(va).mix)
+
+
+def test_relative_gain_follows_wsj0_2mix(data_root: Path) -> None:
+    from dsnbench.train.mixing import active_power, wsj0_2mix_gains
+    rng = np.random.default_rng(0)
+    x = speechlike(8000, 8000, rng)
+    y = 3 * speechlike(8000, 8000, rng)
+    for _ in range(20):
+        a, b = wsj0_2mix_gains(x, y, 8000, rng)
+        rel = 10 * np.log10(active_power(a, 8000) / active_power(b, 8000))
+        assert 0 <= rel <= 5 + 1e-9
+
+
+def test_evaluation_subsets_are_refused(tmp_path: Path) -> None:
+    from dsnbench.errors import UserError
+    (tmp_path / "librispeech" / "test-other").mkdir(parents=True)
+    with pytest.raises(UserError, match="train-clean-100"):
+        tdata.LibriMixSource(tdata.DataConfig(root=str(tmp_path)), "train")
+
+
+# --------------------------------------------------------------------------- stages
+def _overfit(cfg: TrainConfig, model, n: int = 10) -> list[float]:
+    torch.manual_seed(0)
+    src = tdata.LibriMixSource(cfg.data, "train")
+    batch = tdata.TrainStream(src, 0).batch(0)
+    opt, _ = make_optimizer(cfg, model)
+    losses = []
+    for step in range(n):
+        torch.manual_seed(step)
+        opt.zero_grad()
+        losses.append(train_step(cfg, model, batch, step).loss)
+        opt.step()
+    return losses
+
+
+@pytest.mark.parametrize("stage", ["static", "supernet"])
+def test_a_few_steps_decrease_the_loss(data_root: Path, stage: str) -> None:
+    cfg = tiny_config(data_root, stage)
+    losses = _overfit(cfg, build_model(cfg, Path.cwd()))
+    assert np.mean(losses[-3:]) < np.mean(losses[:3]) - 0.5, losses
+
+
+@pytest.fixture(scope="module")
+def tiny_supernet(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("supernet")
+    cfg = tiny_config(data_root, "supernet", steps=4, steps_per_epoch=4)
+    train(cfg, out, progress=False, log=lambda m: None)
+    return out / "tiny-supernet.safetensors"
+
+
+def test_gate_stage_steps_decrease_the_loss(data_root: Path, tiny_supernet: Path) -> None:
+    cfg = tiny_config(data_root, "gate", gate={"init": str(tiny_supernet), "lam": 0.5,
+                                               "finetune_lr": 0.003})
+    losses = _overfit(cfg, build_model(cfg, Path.cwd()))
+    assert np.mean(losses[-3:]) < np.mean(losses[:3]) - 0.3, losses
+
+
+def test_complexity_loss_pushes_the_mean_width_down(data_root: Path, tiny_supernet: Path) -> None:
+    widths = []
+    for lam in (0.0, 0.3, 20.0):
+        cfg = tiny_config(data_root, "gate", optim={"lr": 0.05, "warmup_steps": 0},
+                          gate={"init": str(tiny_supernet), "lam": lam, "gamma": -100.0,
+                                "finetune_lr": 0.0, "gumbel_tau": 1.0, "gumbel_tau_final": 1.0})
+        model = build_model(cfg, Path.cwd())
+        _overfit(cfg, model, n=15)
+        val = tdata.validation_set(tdata.LibriMixSource(cfg.data, "val"))
+        widths.append(evaluate(model, val, "gate")["mean_width"])
+    assert widths[0] >= widths[1] >= widths[2], widths
+    assert widths[0] > widths[2] and widths[2] <= 0.3, widths
+
+
+def test_weighted_complexity_loss_spares_hard_segments(data_root: Path, tiny_supernet: Path) -> None:
+    """With gamma far above every q_s all segments are 'hard' (a_s ~ 0): no push to narrow."""
+    cfg = tiny_config(data_root, "gate", gate={"init": str(tiny_supernet), "lam": 20.0, "gamma": 200.0,
+                                               "tau": 1.0, "finetune_lr": 0.0})
+    model = build_model(cfg, Path.cwd())
+    src = tdata.LibriMixSource(cfg.data, "train")
+    batch = tdata.TrainStream(src, 0).batch(0)
+    res = train_step(cfg, model, batch, 0)
+    assert res.cplx < 1e-6
+
+
+# --------------------------------------------------------------------------- resume, CLI
+def _final_state(out: Path) -> dict[str, torch.Tensor]:
+    return torch.load(out / "state.pt", weights_only=True)
+
+
+def test_resume_continues_at_the_same_step_with_the_same_result(data_root: Path, tmp_path: Path) -> None:
+    cfg = tiny_config(data_root, "supernet", steps=4, steps_per_epoch=2)
+    quiet = dict(progress=False, log=lambda m: None)
+    straight = train(cfg, tmp_path / "a", **quiet)
+    part = train(cfg, tmp_path / "b", stop_after=2, **quiet)
+    assert part.steps == 2 and part.exported is None
+    assert not (tmp_path / "b" / "tiny-supernet.safetensors").exists()
+    resumed = train(cfg, tmp_path / "b", resume=True, **quiet)
+    assert resumed.steps == 4
+    sa, sb = _final_state(tmp_path / "a"), _final_state(tmp_path / "b")
+    assert sa["step"] == sb["step"] == 4
+    for k in sa["model"]:
+        assert torch.equal(sa["model"][k], sb["model"][k]), k
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "elapsed_s"} for r in rows]
+    assert strip(straight.rows) == strip(resumed.rows)
+    assert straight.final_val["si_snri"] == resumed.final_val["si_snri"]
+
+
+def test_cli_trains_exports_and_refuses_to_overwrite(data_root: Path, tmp_path: Path, capsys) -> None:
+    import yaml
+    from dsnbench.cli import main
+    from dsnbench.models.checkpoint import load_checkpoint
+    cfg = tiny_config(data_root, "static", steps=2, steps_per_epoch=1, export=str(tmp_path / "bundle"))
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg.to_dict()))
+    assert main(["train", str(path), "--out", str(tmp_path / "o")]) == 0
+    ck = load_checkpoint(tmp_path / "bundle" / "tiny-static.safetensors")
+    assert ck.family == "static" and ck.config.static_width == 0.5
+    assert ck.provenance["steps"] == 2 and "val_si_snri" in ck.provenance
+    assert (tmp_path / "bundle" / "training" / "tiny-static.csv").read_text().count("\n") == 3
+    assert main(["train", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", str(path), "--out", str(tmp_path / "o"), "--resume"]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nstage: static\nlearning_rate: 1\n")
+    assert main(["train", str(bad)]) == 2
+    assert "learning_rate" in capsys.readouterr().err
