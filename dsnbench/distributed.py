@@ -11,7 +11,8 @@ tables, but the work runs on Dask workers:
   ``dask worker``, dask-jobqueue on SLURM, ...). Every worker must be able to import dsnbench
   and read the datasets and checkpoint files at the same absolute paths as the driver.
 - **Work units**: one unit is one entry's batch of up to ``batch_size`` utterances (default
-  the experiment's ``chunk_size``, 8). A worker loads the model itself from its spec (a
+  the experiment's ``chunk_size``, 8, made smaller when that would give fewer than about four
+  units per worker: :func:`default_batch_size`). A worker loads the model itself from its spec (a
   registry name or checkpoint path: model objects are never shipped), reads the audio, runs
   the separator (so GPU workers do the inference when the separator uses one), prices the
   trace, computes the metrics, and returns the rows. The per-utterance code is the local
@@ -40,6 +41,7 @@ from __future__ import annotations
 import argparse
 import collections
 import logging
+import math
 import os
 import socket
 import sys
@@ -77,7 +79,7 @@ class EngineOptions:
     name: str = "local"
     scheduler: str | None = None     # address of a running Dask scheduler
     n_workers: int | None = None     # LocalCluster worker processes (None: one per usable CPU)
-    batch_size: int | None = None    # utterances per work unit (None: the config's chunk_size)
+    batch_size: int | None = None    # utterances per work unit (None: default_batch_size)
 
 
 def engine_options(doc: dict, args: argparse.Namespace | None = None) -> EngineOptions:
@@ -333,18 +335,18 @@ def run_unit(unit: WorkUnit, inputs: InputsResult | None = None) -> UnitResult:
     utt_rows: list[dict] = []
     seg_rows: list[dict] = []
     bar = _NoBar()
-    extra_args = (_SharedInputs(executor.inputs),) if _takes_cache() else ()
+    cache_kw = {"cache": _SharedInputs(executor.inputs)} if _takes_cache() else {}
     for utt in unit.utterances:
         _separate_one(unit.cfg, sep, unit.model, unit.dataset, unit.operating_point, utt,
-                      unit.sample_rate, pricer, executor, pending, utt_rows, seg_rows, bar, *extra_args)
+                      unit.sample_rate, pricer, executor, pending, utt_rows, seg_rows, bar, **cache_kw)
         while pending:  # the local engine's drain, without a pool to lose
-            _, row, fut, extra = pending.pop(0)
+            _, row, fut, row_extra = pending.pop(0)
             try:
                 res = fut.result()
             except Exception as exc:  # a metric crash is this utterance's error row
                 res = None
                 row["error"] = _join(row.get("error"), f"metrics: {type(exc).__name__}: {exc}")
-            _fill_rows(row, res, extra, utt_rows, seg_rows)
+            _fill_rows(row, res, row_extra, utt_rows, seg_rows)
     addr, host, pid = _worker_address()
     return UnitResult(unit.index, utt_rows, seg_rows, addr, host, pid, started,
                       time.perf_counter() - t0)
@@ -405,6 +407,39 @@ def _connect(options: EngineOptions) -> tuple[Any, Any, str]:
     return client, cluster, f"LocalCluster of {n} worker process(es) x 1 thread on 127.0.0.1"
 
 
+def default_batch_size(n_utterances: int, n_workers: int, chunk_size: int) -> int:
+    """Utterances per unit: the config's chunk size, smaller when that would leave fewer than
+    about four units per worker (so a small run still keeps every worker busy)."""
+    return max(1, min(chunk_size, math.ceil(n_utterances / (4 * max(1, n_workers)))))
+
+
+def _make_units(cfg: RunConfig, models: dict, manifests: dict, plan: list, done: set, batch_size: int
+                ) -> tuple[list[WorkUnit], dict[tuple, _EntryProgress], dict[tuple[str, int], dict[str, Any]]]:
+    """The work units in plan order; per entry its progress; per (dataset, batch) the
+    utterances whose input metrics some unit needs. Batches are cut from the whole manifest, so
+    every entry's batch ``b`` of a dataset holds the same utterances and shares its inputs."""
+    batches = {d: [tuple(m.utterances[i:i + batch_size]) for i in range(0, len(m), batch_size)]
+               for d, m in manifests.items()}
+    units: list[WorkUnit] = []
+    entries: dict[tuple, _EntryProgress] = {}
+    needed: dict[tuple[str, int], dict[str, Any]] = {}
+    for mname, dname, op in plan:
+        spec = models[mname][0]
+        opk = None if op is None else float(op)
+        sr = manifests[dname].sample_rate
+        n_entry = 0
+        for b, batch in enumerate(batches[dname]):
+            todo = tuple(u for u in batch if (mname, dname, opk, u.utt_id) not in done)
+            if not todo:
+                continue
+            n_entry += len(todo)
+            units.append(WorkUnit(len(units), cfg, _shippable_spec(spec), mname, dname, op, b, todo, sr))
+            needed.setdefault((dname, b), {}).update({u.utt_id: u for u in todo})
+        if n_entry:
+            entries[(mname, dname, opk)] = _EntryProgress(total=n_entry)
+    return units, entries, needed
+
+
 def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions | None = None, *,
                         progress: bool = True, log: Callable[[str], None] | None = None,
                         on_unit_done: Callable[[Any, int], None] | None = None) -> dict:
@@ -439,33 +474,18 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
     except (OSError, ResultsError) as exc:
         raise UserError(f"{out}: cannot use the run folder ({exc})") from None
     plan = plan_keys(cfg, models, manifests)
-    batch_size = options.batch_size or cfg.chunk_size
-    batches = {d: [tuple(m.utterances[i:i + batch_size]) for i in range(0, len(m), batch_size)]
-               for d, m in manifests.items()}
-
-    units: list[WorkUnit] = []
-    entries: dict[tuple, _EntryProgress] = {}
-    needed: dict[tuple[str, int], dict[str, Any]] = {}  # (dataset, batch) -> utterances to run
+    todo_total = 0
     for mname, dname, op in plan:
-        spec, sep = models[mname]
         opk = None if op is None else float(op)
-        sr = manifests[dname].sample_rate
-        todo_entry = 0
-        for b, batch in enumerate(batches[dname]):
-            todo = tuple(u for u in batch if (mname, dname, opk, u.utt_id) not in done)
-            if not todo:
-                continue
-            if todo_entry == 0:
-                try:  # the local engine's per-entry check, done here before any work
-                    sep.prepare(sr)
-                    sep.set_operating_point(op)
-                except ValueError as exc:
-                    raise UserError(f"model {mname!r} on dataset {dname!r}: {exc}") from None
-            todo_entry += len(todo)
-            units.append(WorkUnit(len(units), cfg, _shippable_spec(spec), mname, dname, op, b, todo, sr))
-            needed.setdefault((dname, b), {}).update({u.utt_id: u for u in todo})
-        if todo_entry:
-            entries[(mname, dname, opk)] = _EntryProgress(total=todo_entry)
+        n_todo = sum(1 for u in manifests[dname] if (mname, dname, opk, u.utt_id) not in done)
+        if n_todo:
+            spec, sep = models[mname]
+            try:  # the local engine's per-entry check, done here before any work
+                sep.prepare(manifests[dname].sample_rate)
+                sep.set_operating_point(op)
+            except ValueError as exc:
+                raise UserError(f"model {mname!r} on dataset {dname!r}: {exc}") from None
+        todo_total += n_todo
 
     # input-metric caches (driver side: stores what workers computed)
     root = cache_root()
@@ -477,19 +497,23 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
             continue
         caches[dname] = InputCache(m.hash(), settings)
 
-    total_utts = sum(len(u.utterances) for u in units)
-    report: dict[str, Any] = {"engine": "dask", "batch_size": batch_size, "units": len(units),
-                              "utterances": total_utts}
+    report: dict[str, Any] = {"engine": "dask", "units": 0, "utterances": todo_total}
     worker_stats: dict[str, _WorkerStats] = {}
     failed: list[tuple[WorkUnit, str]] = []
+    entries: dict[tuple, _EntryProgress] = {}
     input_stats = {"tasks": 0, "computed": 0, "cache_hits": 0}
 
-    if units:
+    if todo_total:
         client, cluster, where = _connect(options)
         report["cluster"] = where
         report["scheduler"] = client.scheduler.address
         try:
             workers_at_start = set(client.scheduler_info()["workers"])
+            batch_size = options.batch_size or default_batch_size(todo_total, len(workers_at_start),
+                                                                  cfg.chunk_size)
+            units, entries, needed = _make_units(cfg, models, manifests, plan, done, batch_size)
+            total_utts = sum(len(u.utterances) for u in units)
+            report.update(batch_size=batch_size, units=len(units), workers_at_start=len(workers_at_start))
             log(f"dask engine: {where}; {len(units)} units of <= {batch_size} utterances, "
                 f"{len(entries)} entries, {total_utts} utterances")
             token = uuid.uuid4().hex[:8]
@@ -575,7 +599,7 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
         atomic_write_json(report, out / "engine.json")
     except OSError:
         pass  # the report is a courtesy; the tables are what matter
-    if units:
+    if todo_total:
         log(format_report(report))
     if failed:
         first = failed[0][1]
@@ -632,8 +656,12 @@ def _account(unit: WorkUnit, res: UnitResult, entries: dict, worker_stats: dict,
     s.utterances += len(res.utt_rows)
     s.busy_s += res.seconds
     bar.update(len(res.utt_rows))
-    if e.done >= e.total and log is not None:
-        n_done = sum(1 for x in entries.values() if x.done >= x.total)
+    if e.done < e.total:
+        return
+    n_done = sum(1 for x in entries.values() if x.done >= x.total)
+    if hasattr(bar, "set_postfix_str"):
+        bar.set_postfix_str(f"entries {n_done}/{len(entries)}")
+    if log is not None:
         op = "-" if key[2] is None else f"{key[2]:g}"
         line = (f"entry {n_done}/{len(entries)} done: {unit.model} | {unit.dataset} | op {op}: "
                 f"{e.done} utterances, {e.units} units, {e.busy_s:.1f} s on {len(e.workers)} worker(s)")

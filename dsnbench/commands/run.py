@@ -55,7 +55,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786); default with "
                         "--engine dask: a LocalCluster, one single-threaded worker process per CPU")
     p.add_argument("--batch-size", type=int, default=None, metavar="N",
-                   help="dask engine: utterances per work unit (default: chunk_size, 8)")
+                   help="dask engine: utterances per work unit (default: chunk_size, 8, or fewer so "
+                        "that every worker gets about 4 units)")
     p.set_defaults(func=run)
 
 
