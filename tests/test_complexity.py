@@ -239,6 +239,7 @@ def _dsn_family():
 def test_dsn_table_equals_full_trace_with_mixed_widths():
     net, dsn, _, _ = _dsn_family()
     table = build_mac_table(dsn)
+    build_mac_table(dsn, verify="full")  # its own full-trace check passes too
     mixed_seen = False
     for n, beta in ((700, 0.0), (1999, 0.0), (2500, 1.0)):
         x = torch.randn(1, n, generator=torch.Generator().manual_seed(n))
@@ -302,3 +303,11 @@ def test_convtasnet_paper_configuration_known_count():
     assert per_frame == 4_911_104
     n = 1200  # 0.15 s: 149 frames
     assert count_macs(model, (torch.randn(1, n),)).total == per_frame * ((n - 16) // 8 + 1)
+
+
+def test_full_check_catches_a_missing_part():
+    net, dsn, _, _ = _dsn_family()
+    spec = dsn.complexity()
+    spec.parts = [p for p in spec.parts if p.name != "decoder"]
+    with pytest.raises(ValueError, match="do not add up"):
+        build_mac_table(spec, sample_rate=8000, verify="full")

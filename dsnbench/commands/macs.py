@@ -36,7 +36,7 @@ def macs_report(separator: Any, seconds: float, sample_rate: int | None) -> dict
     from ..complexity import build_mac_table
     rate = int(sample_rate or getattr(separator, "sample_rate", None) or 8000)
     n = int(round(seconds * rate))
-    table = build_mac_table(separator, sample_rate=rate)
+    table = build_mac_table(separator, sample_rate=rate, verify="full")
     report: dict[str, Any] = {"model": getattr(separator, "name", "?"),
                               "family": getattr(separator, "family", "?"),
                               "params": table.params, "sample_rate": rate, "n_samples": n,

@@ -32,6 +32,7 @@ residual convolution, as the count assumes). Causal attention is counted dense (
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections import Counter
@@ -276,18 +277,20 @@ def _tensors_only(out: Any) -> Any:
         return items if items else None
     if isinstance(out, dict):
         return _tensors_only(list(out.values()))
-    for attr in ("estimates",):  # a Separation
-        if hasattr(out, attr):
-            return _tensors_only(getattr(out, attr))
+    if dataclasses.is_dataclass(out):
+        # every tensor field stays an output: the tracer drops ops whose results are unused, so
+        # returning only the estimates would drop e.g. a gate whose logits are only reported
+        return _tensors_only([getattr(out, f.name) for f in dataclasses.fields(out)])
     return None
 
 
 def count_macs(module: nn.Module, inputs: tuple | torch.Tensor,
-               fn: Callable[..., Any] | None = None) -> MacCount:
+               fn: Callable[..., Any] | None = None, by_module: bool = True) -> MacCount:
     """Trace one forward and count its MACs exactly.
 
     ``fn`` (optional) is called as ``fn(*inputs)`` instead of ``module(*inputs)``; it may use
-    ``module``'s submodules, which then appear in ``by_module`` under their names in ``module``.
+    ``module``'s submodules, which then appear in ``by_module`` under their names in ``module``
+    (``by_module=False`` skips that attribution: only the total and the per-op counts).
     The module is put in eval mode for the trace and restored afterwards. Raises
     :class:`UnsupportedOpError` if any traced op has no MAC rule.
 
@@ -314,7 +317,7 @@ def count_macs(module: nn.Module, inputs: tuple | torch.Tensor,
             with torch.no_grad():
                 analysis = _StrictAnalysis(target, inputs)
                 by_op = analysis.by_operator()
-                by_module_raw = analysis.by_module()
+                by_module_raw = analysis.by_module() if by_module else {}
                 unsupported = analysis.unsupported_ops()
     finally:
         module_for_mode.train(was_training)
@@ -323,16 +326,16 @@ def count_macs(module: nn.Module, inputs: tuple | torch.Tensor,
         raise UnsupportedOpError(f"no MAC rule for op(s) {names} in {type(module).__name__}; "
                                  "add a handle in dsnbench.complexity.counting or an exact "
                                  "closed form in the model's complexity()")
-    by_module: dict[str, int] = {}
+    modules: dict[str, int] = {}
     for name, value in by_module_raw.items():
         if fn is not None:
             if name == "":
                 continue
             name = "" if name == "root" else name[len(prefix):] if name.startswith(prefix) else name
-        by_module[name] = _as_int(value, name)
+        modules[name] = _as_int(value, name)
     total = _as_int(sum(by_op.values()), "total")
-    by_module[""] = total
-    return MacCount(total=total, by_module=by_module,
+    modules[""] = total
+    return MacCount(total=total, by_module=modules,
                     by_operator={k: _as_int(v, k) for k, v in by_op.items()})
 
 

@@ -376,8 +376,13 @@ def _probe_lengths(sample_rate: int | None, count: int) -> list[int]:
 
 
 # --------------------------------------------------------------------------- building
-def build_mac_table(separator: Any, sample_rate: int | None = None) -> MacTable:
+def build_mac_table(separator: Any, sample_rate: int | None = None, verify: str = "parts") -> MacTable:
     """Build the MAC table of a separator (or of a complexity spec given directly).
+
+    ``verify`` (part-by-part models): ``"parts"`` (default, cheapest) fits each part's cost from
+    traces at a few sizes plus one more size that must agree; ``"full"`` fits from the fewest
+    sizes and then checks the whole table against one full fvcore trace of the network with
+    every width used (``dsnbench macs`` does this; it costs about one more forward).
 
     Raises :class:`~dsnbench.complexity.counting.UnsupportedOpError` if a traced op has no
     MAC rule, ValueError if the model's cost is not what its spec says (e.g. not polynomial in
@@ -395,7 +400,7 @@ def build_mac_table(separator: Any, sample_rate: int | None = None) -> MacTable:
     elif isinstance(spec, ModuleComplexity):
         table = _build_module(spec, rate or spec.sample_rate, name)
     elif isinstance(spec, PartsComplexity):
-        table = _build_parts(spec, rate or spec.sample_rate, name)
+        table = _build_parts(spec, rate or spec.sample_rate, name, verify)
     else:
         raise TypeError(f"{name}: complexity() returned {type(spec).__name__}; expected None, "
                         "{'macs_per_second': r}, ModuleComplexity or PartsComplexity")
@@ -457,15 +462,20 @@ def _part_signature(part: Any, sizes: Sequence[int]) -> tuple:
             _simple_attrs(part.module), shapes, part.unit, inputs)
 
 
-def _fit_part(part: Any, name: str) -> tuple[list[Fraction] | None, dict[int, int]]:
+def _fit_part(part: Any, name: str, verified_later: bool) -> tuple[list[Fraction] | None, dict[int, int]]:
     """Trace a part at a few sizes and fit its cost exactly (extra sizes verify the fit)."""
     unit = part.unit
-    sizes = [1, 2, 4] if unit != "segments" else [1, 2, 3, 5]
+    # the fewest sizes that determine the model; the whole table is then verified against one
+    # full trace of the network (see _verify_parts), or each part at one more size if the spec
+    # gives no forward
+    sizes = [1, 3] if unit != "segments" else [1, 2, 4]
+    if not verified_later:
+        sizes.append(6)
     key = _part_signature(part, sizes)
     if key in _PART_COST_MEMO:
         return _PART_COST_MEMO[key]
     degree = 2 if unit == "segments" else 1
-    values = [count_macs(part.module, part.make_input(n)).total for n in sizes]
+    values = [count_macs(part.module, part.make_input(n), by_module=False).total for n in sizes]
     rows = [[n ** i for i in range(degree + 1)] for n in sizes]
     cache: dict[int, int] = {}
     try:
@@ -481,14 +491,44 @@ def _fit_part(part: Any, name: str) -> tuple[list[Fraction] | None, dict[int, in
     return coef, cache
 
 
-def _build_parts(spec: PartsComplexity, rate: int | None, name: str) -> MacTable:
+def _build_parts(spec: PartsComplexity, rate: int | None, name: str, verify: str) -> MacTable:
+    full_check = verify == "full" and spec.forward is not None
     table = MacTable("parts", rate, f"{name}: dual-path network, {len(spec.width_values)} width(s)")
     table._parts_spec = spec
     for part in spec.parts:
         if part.unit not in ("frames", "chunks", "segments"):
             raise ValueError(f"{name}: part {part.name!r} has unknown unit {part.unit!r}")
-        coef, cache = _fit_part(part, name)
+        coef, cache = _fit_part(part, name, verified_later=full_check)
         cost = _PartCost(part.name, part.unit, getattr(part, "width_index", None), coef,
                          cache=cache, module=part.module, make_input=part.make_input)
         table._parts.append(cost)
+    if full_check:
+        _verify_parts(table, spec, name)
     return table
+
+
+#: tables already checked against a full trace, by the signature of their parts
+_VERIFIED: set[tuple] = set()
+
+
+def _verify_parts(table: MacTable, spec: PartsComplexity, name: str) -> None:
+    """One full fvcore trace of the network, every width used, must equal the table's price.
+
+    The input is long enough for 7 segments whose widths cycle through every width index.
+    """
+    root = spec.module if spec.module is not None else nn.Module()
+    seg_hop = spec.segment_hop
+    n = spec.segment_length + 6 * seg_hop - seg_hop // 3
+    n_seg = spec.n_segments(n)
+    widths = np.arange(n_seg, dtype=np.int64) % len(spec.width_values)
+    key = (tuple(id(p.module) for p in spec.parts), n, tuple(widths))
+    if key in _VERIFIED:
+        return
+    x = _example_mixture(n)
+    traced = count_macs(root, (x,), fn=lambda x: spec.forward(x, widths), by_module=False).total
+    priced = table.price_widths(n, widths)[1]
+    if traced != priced:
+        raise ValueError(f"{name}: the MAC table gives {priced} MACs for {n} samples at widths "
+                         f"{widths.tolist()}, a full trace counts {traced}: the parts do not add up "
+                         "to the forward (a part missing, or not of its declared unit)")
+    _VERIFIED.add(key)
