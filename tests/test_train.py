@@ -239,3 +239,21 @@ def test_cli_trains_exports_and_refuses_to_overwrite(data_root: Path, tmp_path: 
     bad.write_text("name: x\nstage: static\nlearning_rate: 1\n")
     assert main(["train", str(bad)]) == 2
     assert "learning_rate" in capsys.readouterr().err
+
+
+def test_paper_scale_sources_read_the_published_training_layouts(tmp_path: Path, monkeypatch) -> None:
+    from dsnbench.errors import UserError
+    from dsnbench.testing import write_wham
+    for split in ("tr", "cv"):
+        write_wham(tmp_path / "wham", n=3, split=split, seconds=0.5, seed=1 if split == "tr" else 2)
+    monkeypatch.setenv("WHAM_TEST_ROOT", str(tmp_path / "wham"))
+    cfg = tdata.DataConfig(source="wham", root="${WHAM_TEST_ROOT}", crop_s=0.3, batch_size=2, n_val=2, val_s=0.3)
+    tr = tdata.make_source(cfg, "train")
+    b = tdata.TrainStream(tr, 0).batch(0)
+    assert b.mix.shape == (2, 2400) and b.sources.shape == (2, 2, 2400) and bool(b.noisy.all())
+    assert tdata.validation_set(tdata.make_source(cfg, "val")).mix.shape == (2, 2400)
+    monkeypatch.delenv("WHAM_TEST_ROOT")
+    with pytest.raises(UserError, match="WHAM_TEST_ROOT"):
+        tdata.make_source(cfg, "train")
+    with pytest.raises(UserError, match="folder missing|does not exist"):
+        tdata.make_source(tdata.DataConfig(source="wsj0-2mix", root=str(tmp_path / "wham")), "train")

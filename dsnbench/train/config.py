@@ -103,6 +103,9 @@ class TrainConfig:
     export: str = ""
     #: the validation mixtures the exported provenance recomputes quickly (first n of the set)
     n_val_quick: int = 4
+    #: cpu, cuda, cuda:N or auto (cuda when available); not part of the config hash, so a
+    #: training can be resumed on another device
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -161,4 +164,6 @@ class TrainConfig:
         return plain(self)
 
     def hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        d = self.to_dict()
+        d.pop("device", None)
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

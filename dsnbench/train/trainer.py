@@ -70,6 +70,19 @@ def build_model(cfg: TrainConfig, base_dir: Path) -> DualPathDSN:
     return DualPathDSN(model_config(cfg))
 
 
+def resolve_device(name: str) -> torch.device:
+    """``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (cuda when available); unusable -> UserError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"device {name!r} is not a torch device (use cpu, cuda, cuda:N or auto)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device {name!r} asked for, but this torch has no usable CUDA")
+    return dev
+
+
 def _seed(seed: int, step: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(step) + 7, 97]).generate_state(1)[0])
 
@@ -158,7 +171,7 @@ def train_step(cfg: TrainConfig, model: DualPathDSN, batch: Batch, step: int) ->
     cplx = complexity_loss(out.gate_probs, model.relative_cost, quality, g.gamma, g.tau)
     loss = sep + g.lam * cplx
     loss.backward()
-    mean_width = float(torch.as_tensor(widths)[out.width_idx].mean())
+    mean_width = float(torch.as_tensor(widths)[out.width_idx.cpu()].mean())
     return StepResult(loss.item(), sep.item(), cplx.item(), mean_width)
 
 
@@ -190,13 +203,13 @@ def evaluate(model: DualPathDSN, val: Batch, stage: str, width: float | None = N
         base = torch.diagonal(si_snr_pairwise(src, mix2.contiguous()), dim1=-2, dim2=-1).mean(-1)
         scores.append(si - base)
         raw.append(si)
-        used.append(widths[out.width_idx].mean(-1))
+        used.append(widths[out.width_idx.cpu()].mean(-1))
     model.train(was_training)
-    s = torch.cat(scores)
+    s = torch.cat(scores).cpu()
     u = torch.cat(used)
     noisy = val.noisy.bool()
     return {"si_snri": [float(v) for v in s], "mean": float(s.mean()),
-            "si_snr": float(torch.cat(raw).mean()),
+            "si_snr": float(torch.cat(raw).mean().cpu()),
             "clean": float(s[~noisy].mean()) if (~noisy).any() else float("nan"),
             "noisy": float(s[noisy].mean()) if noisy.any() else float("nan"),
             "mean_width": float(u.mean())}
@@ -259,12 +272,14 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
     stream = TrainStream(train_src, cfg.seed)
     val = validation_set(val_src)
 
-    model = build_model(cfg, base_dir)
+    device = resolve_device(cfg.device)
+    model = build_model(cfg, base_dir).to(device)
     model.train()
+    val = Batch(val.mix.to(device), val.sources.to(device), val.noisy)
     opt, base_lrs = make_optimizer(cfg, model)
     step, rows, elapsed = 0, [], 0.0
     if resume and state_path.exists():
-        state = torch.load(state_path, weights_only=True)
+        state = torch.load(state_path, weights_only=True, map_location=device)
         if state["config_hash"] != cfg.hash():
             raise UserError(f"{state_path}: was written by a different config (hash {state['config_hash']}, "
                             f"this one {cfg.hash()}); use another --out")
@@ -287,6 +302,8 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
         for group, lr in zip(opt.param_groups, base_lrs):
             group["lr"] = lr * factor
         batch = stream.batch(step)
+        if device.type != "cpu":
+            batch = Batch(batch.mix.to(device), batch.sources.to(device), batch.noisy)
         opt.zero_grad(set_to_none=True)
         res = train_step(cfg, model, batch, step)
         if not math.isfinite(res.loss):
@@ -364,6 +381,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
         provenance["gate"] = {"lam": cfg.gate.lam, "gamma": cfg.gate.gamma, "tau": cfg.gate.tau,
                               "init": cfg.gate.init}
     final_path = out_dir / f"{cfg.name}{ckpt.SUFFIX}"
+    model = model.cpu()
     ckpt.save_model(model, final_path, provenance,
                     [b for b, _ in operating_points] if operating_points else None)
     _write_log(rows, out_dir / LOG_FILE)
@@ -391,7 +409,7 @@ def choose_operating_points(model: DualPathDSN, val: Batch, min_step: float = 0.
         model.eval()
         with torch.no_grad():
             widths = torch.as_tensor(model.config.reported_widths, dtype=torch.float64)
-            used = torch.cat([widths[model(val.mix[i:i + 8], gate_mode="infer", beta=beta).width_idx].flatten()
+            used = torch.cat([widths[model(val.mix[i:i + 8], gate_mode="infer", beta=beta).width_idx.cpu()].flatten()
                               for i in range(0, val.mix.shape[0], 8)])
         model.train(was)
         w = float(used.mean())
