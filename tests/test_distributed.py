@@ -190,3 +190,23 @@ def test_unreachable_scheduler_is_a_one_line_error(sweep_cfg, tmp_path, monkeypa
     with pytest.raises(UserError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         run_experiment_dask(sweep_cfg, tmp_path / "run", EngineOptions("dask", "tcp://127.0.0.1:9"),
                             progress=False, log=lambda s: None)
+
+
+def test_cli_runs_a_sweep_file_on_a_running_scheduler(cluster, sweep_cfg, reference, dsnbench_exe, wsj0_root,
+                                                      wham_root, dsn_checkpoint, tmp_path):
+    import subprocess
+    exp = tmp_path / "sweep.yaml"
+    exp.write_text(
+        "engine: dask\n"
+        "models:\n  - oracle-mixture\n  - oracle-irm\n"
+        f"  - {{name: '{dsn_checkpoint}', label: tiny-dsn, operating_points: {{range: [0, 4, 4]}}}}\n"
+        f"datasets:\n  - {{name: wsj0-2mix, root: '{wsj0_root}'}}\n"
+        f"  - {{name: wham, root: '{wham_root}', sweep: {{task: [sep_noisy]}}}}\n"
+        f"metrics: [{', '.join(METRICS)}]\nchunk_size: 3\n")
+    out = tmp_path / "run"
+    res = subprocess.run([*dsnbench_exe, "run", str(exp), "--scheduler", cluster.scheduler_address,
+                          "--out", str(out), "--no-progress"], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "tiny-dsn" in res.stdout and "run folder:" in res.stdout
+    assert "busy s" in res.stderr and cluster.scheduler_address in res.stderr  # what ran where
+    _same_tables(read_run(out), reference)
