@@ -7,7 +7,8 @@ input-metric cache of its own (so neither run finds the other's values), times e
 :func:`dsnbench.distributed.run_experiment_dask` (cluster start-up included: what a user
 waits for), checks that both runs wrote identical tables, and prints both times, the ratio
 and the machine's load average before and after (other processes on a shared machine make
-the ratio pessimistic).
+the ratio pessimistic; the CPU seconds the units got per busy second show how much of a core
+each worker actually had).
 
     .venv/bin/python benchmarks/bench_sweep_workers.py              # the whole mini sweep
     .venv/bin/python benchmarks/bench_sweep_workers.py --limit 8    # quicker smoke run
@@ -69,9 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         for n in (1, 2):
             seconds, out, report = run_once(n, args.limit, args.batch_size, work)
             results[n] = (seconds, out, report)
-            busy = ", ".join(f"{a}: {w['units']} units {w['busy_s']:.1f} s" for a, w in report["workers"].items())
+            busy = ", ".join(f"{a}: {w['units']} units {w['busy_s']:.1f} s busy {w['cpu_s']:.1f} s CPU"
+                             for a, w in report["workers"].items())
+            cpu = sum(w["cpu_s"] for w in report["workers"].values())
+            busy_s = sum(w["busy_s"] for w in report["workers"].values())
             print(f"{n} worker(s): {seconds:7.1f} s wall  ({report['units']} units, {report['utterances']} "
-                  f"utterances; {busy})", flush=True)
+                  f"utterances; {busy}; units got {cpu / busy_s:.2f} CPU per busy second)", flush=True)
         load_after = load_average()
         a, b = read_run(results[1][1]), read_run(results[2][1])
         pd.testing.assert_frame_equal(a.utterances, b.utterances, check_exact=True)

@@ -165,6 +165,7 @@ class UnitResult:
     pid: int
     started: float
     seconds: float
+    cpu_s: float = 0.0  # CPU time of this worker process during the unit (seconds / cpu_s: contention)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,6 +327,7 @@ def run_unit(unit: WorkUnit, inputs: InputsResult | None = None) -> UnitResult:
 
     started = time.time()
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     sep = _worker_model(unit.spec)
     sep.prepare(unit.sample_rate)
     sep.set_operating_point(unit.operating_point)
@@ -349,7 +351,7 @@ def run_unit(unit: WorkUnit, inputs: InputsResult | None = None) -> UnitResult:
             _fill_rows(row, res, row_extra, utt_rows, seg_rows)
     addr, host, pid = _worker_address()
     return UnitResult(unit.index, utt_rows, seg_rows, addr, host, pid, started,
-                      time.perf_counter() - t0)
+                      time.perf_counter() - t0, time.process_time() - cpu0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -371,6 +373,7 @@ class _WorkerStats:
     units: int = 0
     utterances: int = 0
     busy_s: float = 0.0
+    cpu_s: float = 0.0
     input_units: int = 0
     input_s: float = 0.0
 
@@ -586,7 +589,8 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
     report["input_metrics"] = input_stats
     report["wall_s"] = round(time.perf_counter() - wall0, 3)
     report["workers"] = {a: {"host": s.host, "units": s.units, "utterances": s.utterances,
-                             "busy_s": round(s.busy_s, 3), "input_tasks": s.input_units,
+                             "busy_s": round(s.busy_s, 3), "cpu_s": round(s.cpu_s, 3),
+                             "input_tasks": s.input_units,
                              "input_s": round(s.input_s, 3)}
                          for a, s in sorted(worker_stats.items())}
     report["entries"] = [{"model": k[0], "dataset": k[1], "operating_point": k[2],
@@ -655,6 +659,7 @@ def _account(unit: WorkUnit, res: UnitResult, entries: dict, worker_stats: dict,
     s.units += 1
     s.utterances += len(res.utt_rows)
     s.busy_s += res.seconds
+    s.cpu_s += res.cpu_s
     bar.update(len(res.utt_rows))
     if e.done < e.total:
         return
@@ -671,9 +676,10 @@ def _account(unit: WorkUnit, res: UnitResult, entries: dict, worker_stats: dict,
 def format_report(report: dict) -> str:
     """What ran where: one line per worker (address, host, units, utterances, busy seconds)."""
     workers = report.get("workers", {})
-    header = ["worker", "host", "units", "utterances", "busy s", "input tasks", "input s"]
+    header = ["worker", "host", "units", "utterances", "busy s", "cpu s", "input tasks", "input s"]
     rows = [[a, w["host"], str(w["units"]), str(w["utterances"]), f"{w['busy_s']:.1f}",
-             str(w["input_tasks"]), f"{w['input_s']:.1f}"] for a, w in workers.items()]
+             f"{w.get('cpu_s', 0.0):.1f}", str(w["input_tasks"]), f"{w['input_s']:.1f}"]
+            for a, w in workers.items()]
     widths = [max([len(h)] + [len(r[j]) for r in rows]) for j, h in enumerate(header)]
     line = lambda cells: "  ".join(c.ljust(w) if j < 2 else c.rjust(w)
                                    for j, (c, w) in enumerate(zip(cells, widths)))
