@@ -259,21 +259,25 @@ def expand_document(doc: dict, where: str = "config") -> dict:
     """
     out = dict(doc)
     if "models" in out:
+        swept = is_sweep({"models": out["models"]})
         out["models"] = _expand_items(out["models"], "models", where)
-        _check_unique(out["models"], "model", where)
+        _check_unique(out["models"], "model", where, swept)
     if "datasets" in out:
         out["datasets"] = _expand_items(out["datasets"], "datasets", where)
     return out
 
 
-def _check_unique(items: Iterable[Any], kind: str, where: str) -> None:
+def _check_unique(items: Iterable[Any], kind: str, where: str, swept: bool) -> None:
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
         name = item if isinstance(item, str) else (item.get("label") or item.get("name"))
         name = str(name)
         if name in seen:
-            raise UserError(f"{where}: {kind} {name!r} appears twice after expansion (items {seen[name]} "
-                            f"and {i}); give each a distinct 'label', e.g. label: \"{name}-{{var}}\"")
+            if swept:
+                raise UserError(f"{where}: {kind} {name!r} appears twice after expansion (items {seen[name]} "
+                                f"and {i}); give each a distinct 'label', e.g. label: \"{name}-{{var}}\"")
+            raise UserError(f"{where}: {kind} {name!r} is listed twice (items {seen[name]} and {i}); "
+                            f"give one a 'label'")
         seen[name] = i
 
 

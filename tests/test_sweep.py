@@ -97,6 +97,7 @@ def test_glob_expands_checkpoint_files_sorted(tmp_path, monkeypatch):
     ({"models": [{"name": "m", "task": "a", "sweep": {"task": ["b"]}}]}, "also a field"),
     ({"models": [{"name": "m", "operating_points": {"ragne": [0, 1, 1]}}]}, "got keys"),
     ({"datasets": [{"name": "d", "glob": "*.wav"}]}, "a dataset is named by 'name'"),
+    ({"models": ["oracle-irm", {"name": "oracle-irm"}]}, r"model 'oracle-irm' is listed twice \(items 0 and 1\)"),
 ])
 def test_malformed_sweeps_are_one_line_errors_naming_the_item(doc, needle):
     with pytest.raises(UserError, match=needle) as info:
