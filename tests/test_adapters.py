@@ -107,7 +107,12 @@ def tiny_dataset(tmp_path_factory):
 
 
 def _run(tmp_path, model: str, root) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    import sys
+
+    import dsnbench.commands.run as run_command
     from dsnbench.results import read_run
+    # print_summary binds sys.stdout at import; an earlier capsys test may have closed that stream
+    run_command.print_summary.__defaults__ = (sys.stdout,)
     out = tmp_path / "run"
     code = main(["run", "--model", model, "--dataset", "wsj0-2mix", "--root", str(root),
                  "--metrics", "si_snr", "--workers", "1", "--no-progress", "--out", str(out)])
