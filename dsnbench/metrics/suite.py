@@ -123,7 +123,11 @@ class MetricSuite:
             return UtteranceMetrics({c: math.nan for c in cols}, None, {c: str(exc) for c in cols})
         n_src = refs.shape[0]
         estimates = np.broadcast_to(mix, refs.shape)
-        per_source, reasons = self._pair_metrics(refs, np.ascontiguousarray(estimates), input_side=True)
+        estimates = np.ascontiguousarray(estimates)
+        # the full matrix, as evaluate() computes it, so estimates equal to the mixture give
+        # improvements of exactly 0
+        diag = np.diagonal(si_snr_matrix(refs, estimates, strict=False)) if "si_snr" in self.names else None
+        per_source, reasons = self._pair_metrics(refs, estimates, input_side=True, si_snr_diag=diag)
         values: dict[str, float] = {}
         errors: dict[str, str] = {}
         for n in self.names:
@@ -181,12 +185,13 @@ class MetricSuite:
                     segments = ([math.nan] * n_seg, ["no permutation (SI-SNR undefined for every pair)"] * n_seg)
                 else:
                     segments = segmental_si_snr(refs, aligned, length, hop, n_seg)
-        except (MetricError, ValueError, TypeError) as exc:
+        except Exception as exc:  # never raise out of the suite: the whole row gets the reason
+            reason = str(exc) if isinstance(exc, MetricError) else f"{type(exc).__name__}: {exc}"
             for n in self.names:
                 values[n] = math.nan
-                errors[n] = str(exc)
+                errors[n] = reason
             if segment_grid is not None:
-                segments = ([math.nan] * int(segment_grid[2]), [str(exc)] * int(segment_grid[2]))
+                segments = ([math.nan] * int(segment_grid[2]), [reason] * int(segment_grid[2]))
         for n in self.names:
             if not METRICS.get(n).has_input:
                 continue
