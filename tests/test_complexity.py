@@ -311,3 +311,17 @@ def test_full_check_catches_a_missing_part():
     spec.parts = [p for p in spec.parts if p.name != "decoder"]
     with pytest.raises(ValueError, match="do not add up"):
         build_mac_table(spec, sample_rate=8000, verify="full")
+
+
+def test_parts_extra_detects_a_part_that_is_not_of_its_unit():
+    from dsnbench.complexity import Part, PartsComplexity
+
+    class Quadratic(nn.Module):
+        def forward(self, x):  # [n, 4]: cost n * n * 4, not linear in n
+            return x @ x.t() @ x
+
+    spec = PartsComplexity(parts=[Part("q", Quadratic(), lambda n: (torch.randn(n, 4),), "chunks", 0)],
+                           n_frames=lambda n: n // 8, n_segments=lambda n: max(1, n // 400),
+                           width_values=(1.0,), segment_length=800, segment_hop=400, sample_rate=8000)
+    with pytest.raises(ValueError, match="not affine in its chunks"):
+        build_mac_table(spec, verify="parts-extra")

@@ -379,10 +379,10 @@ def _probe_lengths(sample_rate: int | None, count: int) -> list[int]:
 def build_mac_table(separator: Any, sample_rate: int | None = None, verify: str = "parts") -> MacTable:
     """Build the MAC table of a separator (or of a complexity spec given directly).
 
-    ``verify`` (part-by-part models): ``"parts"`` (default, cheapest) fits each part's cost from
-    traces at a few sizes plus one more size that must agree; ``"full"`` fits from the fewest
-    sizes and then checks the whole table against one full fvcore trace of the network with
-    every width used (``dsnbench macs`` does this; it costs about one more forward).
+    ``verify`` (part-by-part models): ``"parts"`` (default, cheapest: what the run loop uses)
+    fits each part's cost from the fewest traced sizes; ``"parts-extra"`` traces each part at one
+    more size that must agree; ``"full"`` checks the whole table against one full fvcore trace
+    of the network with every width used (``dsnbench macs`` does this; about one more forward).
 
     Raises :class:`~dsnbench.complexity.counting.UnsupportedOpError` if a traced op has no
     MAC rule, ValueError if the model's cost is not what its spec says (e.g. not polynomial in
@@ -462,14 +462,15 @@ def _part_signature(part: Any, sizes: Sequence[int]) -> tuple:
             _simple_attrs(part.module), shapes, part.unit, inputs)
 
 
-def _fit_part(part: Any, name: str, verified_later: bool) -> tuple[list[Fraction] | None, dict[int, int]]:
+def _fit_part(part: Any, name: str, extra_size: bool) -> tuple[list[Fraction] | None, dict[int, int]]:
     """Trace a part at a few sizes and fit its cost exactly (extra sizes verify the fit)."""
     unit = part.unit
-    # the fewest sizes that determine the model; the whole table is then verified against one
-    # full trace of the network (see _verify_parts), or each part at one more size if the spec
-    # gives no forward
+    # the fewest sizes that determine the model (affine: 2, quadratic: 3), so that building the
+    # table in the run loop stays cheap; verify="full" then checks the whole table against one
+    # full trace of the network, verify="parts-extra" each part at one more size. Exactness of
+    # the DSN family's tables is proven in tests/test_complexity.py either way.
     sizes = [1, 3] if unit != "segments" else [1, 2, 4]
-    if not verified_later:
+    if extra_size:
         sizes.append(6)
     key = _part_signature(part, sizes)
     if key in _PART_COST_MEMO:
@@ -498,7 +499,7 @@ def _build_parts(spec: PartsComplexity, rate: int | None, name: str, verify: str
     for part in spec.parts:
         if part.unit not in ("frames", "chunks", "segments"):
             raise ValueError(f"{name}: part {part.name!r} has unknown unit {part.unit!r}")
-        coef, cache = _fit_part(part, name, verified_later=full_check)
+        coef, cache = _fit_part(part, name, extra_size=verify == "parts-extra")
         cost = _PartCost(part.name, part.unit, getattr(part, "width_index", None), coef,
                          cache=cache, module=part.module, make_input=part.make_input)
         table._parts.append(cost)
