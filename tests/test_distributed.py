@@ -161,6 +161,13 @@ def test_a_restarted_driver_resumes_and_ends_with_the_same_tables(cluster, sweep
                             on_unit_done=stop_after_three)
     committed = sorted((out / "parts").glob("utt-*.parquet"))
     assert len(committed) == 3 and not (out / "summary.json").exists()
+    # --dry-run on the folder shows what is committed per entry, and writes nothing
+    from dsnbench.sweep import format_plan, plan_entries
+    planned = plan_entries(sweep_cfg, out)
+    n_committed = sum(len(pd.read_parquet(p)) for p in committed)
+    assert sum(e.n_done for e in planned) == n_committed and sum(e.n_utterances for e in planned) == 28
+    assert f"{n_committed} already committed, {28 - n_committed} to run" in format_plan(planned, show_done=True)
+    assert sorted((out / "parts").glob("utt-*.parquet")) == committed
     run_experiment_dask(sweep_cfg, out, _opts(cluster), progress=False, log=lambda s: None)
     report = json.loads((out / "engine.json").read_text())
     assert report["utterances"] == 28 - sum(len(pd.read_parquet(p)) for p in committed)
