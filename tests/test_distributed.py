@@ -130,7 +130,8 @@ def test_a_worker_killed_mid_run_costs_only_its_unit(cluster, sweep_cfg, referen
         if killed:
             return
         busy = [addr for addr, keys in client.processing().items() if keys]
-        assert busy, "no unit in flight to interrupt"
+        if not busy:  # between two units: try again after the next one
+            return
         pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
         os.kill(pid, signal.SIGKILL)
         killed.append(pid)
@@ -138,7 +139,7 @@ def test_a_worker_killed_mid_run_costs_only_its_unit(cluster, sweep_cfg, referen
     out = tmp_path / "run"
     run_experiment_dask(sweep_cfg, out, _opts(cluster, batch_size=1), progress=False, log=lambda s: None,
                         on_unit_done=kill_a_busy_worker)
-    assert killed
+    assert killed, "no unit was ever in flight to interrupt"
     _same_tables(read_run(out), reference)
     report = json.loads((out / "engine.json").read_text())
     assert report["workers_lost"]  # the killed worker left; its units ran again elsewhere
