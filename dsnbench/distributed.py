@@ -93,7 +93,9 @@ def engine_options(doc: dict, args: argparse.Namespace | None = None) -> EngineO
         raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {name!r}")
     if scheduler and name != "dask":
         raise UserError("--scheduler needs the dask engine (--engine dask)")
-    batch = cli("batch_size") or file_opts.get("batch_size")
+    batch = cli("batch_size")
+    if batch is None:
+        batch = file_opts.get("batch_size")
     if batch is not None and (not isinstance(batch, int) or batch < 1):
         raise UserError(f"batch_size must be a positive integer, got {batch!r}")
     workers = cli("workers")

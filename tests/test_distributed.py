@@ -190,6 +190,8 @@ def test_engine_options_from_file_and_cli():
         engine_options({"engine": "spark"}, ns())
     with pytest.raises(UserError, match="batch_size must be a positive integer"):
         engine_options({"batch_size": 0}, ns())
+    with pytest.raises(UserError, match="batch_size must be a positive integer"):
+        engine_options({"batch_size": 4}, ns(batch_size=0))  # --batch-size 0 is not "unset"
 
 
 def test_unreachable_scheduler_is_a_one_line_error(sweep_cfg, tmp_path, monkeypatch):
