@@ -52,10 +52,8 @@ class UtteranceMetrics:
 
 def worker_init() -> None:
     """Initializer for metric worker processes: one torch/BLAS thread (design section 9)."""
-    import os
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import torch
-    torch.set_num_threads(1)
+    from ..evaluate import _init_worker
+    _init_worker()
 
 
 class MetricSuite:
