@@ -131,6 +131,48 @@ def test_sdr_equals_mir_eval_on_speech(speech) -> None:
     assert sdr(quiet, est) == pytest.approx(float(_mir_eval_sdr(quiet, est)[0]), abs=1e-6)
 
 
+def test_sdr_dense_fallback_and_extreme_levels(speech, monkeypatch) -> None:
+    """The dense solve that takes over when Levinson fails gives mir_eval's values too, and a
+    very loud signal (squares beyond float64 without the exact power-of-two scaling) is fine."""
+    import scipy.linalg
+    a, b = speech
+    est = _estimates(a, b)[1]
+    expected = float(_mir_eval_sdr(a, est)[0])
+    with np.errstate(over="ignore"):  # the silence check's power overflows to inf: not silent
+        loud = sdr(1e200 * a, 1e200 * est)
+    assert loud == pytest.approx(expected, abs=1e-6)
+
+    def singular(*args, **kwargs):
+        raise np.linalg.LinAlgError("Singular principal minor")
+    monkeypatch.setattr(scipy.linalg, "solve_toeplitz", singular)
+    assert sdr(a, est) == pytest.approx(expected, abs=1e-6)
+    with pytest.raises(ValueError, match="filter length"):
+        sdr(a, est, filter_length=0)
+
+
+def test_metric_worker_path_never_imports_torch(tmp_path) -> None:
+    """All metrics of one utterance through compute_metrics (the worker's job) in a fresh
+    interpreter: torch and torchmetrics stay out of sys.modules, so workers start fast and
+    no torch thread pool exists in them (design section 9)."""
+    import subprocess
+    import sys
+    script = (
+        "import sys, numpy as np\n"
+        "from dsnbench.evaluate import MetricJob, compute_metrics\n"
+        "rng = np.random.default_rng(0)\n"
+        "s = rng.standard_normal((2, 8000))\n"
+        "job = MetricJob('u', s[::-1] + 0.1 * rng.standard_normal(s.shape), s, s.sum(0), None,\n"
+        "                2000, 1000, 7, None, 8000, None, None)\n"
+        "r = compute_metrics(job)\n"
+        "assert not r.errors and all(np.isfinite(v) for v in r.values.values()), r.errors\n"
+        "assert 'sdr' in r.values and 'pesq' in r.values and 'estoi' in r.values\n"
+        "print(sorted(m for m in ('torch', 'torchmetrics') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
 def test_pesq_and_stoi_equal_the_packages(speech) -> None:
     import pesq as pesq_pkg
     import pystoi

@@ -201,6 +201,8 @@ def sdr(reference: np.ndarray, estimate: np.ndarray, filter_length: int = SDR_FI
     _check_signals(refs, ests)
     if refs.shape[-1] < 2:
         raise MetricError("signal too short for SDR")
+    if int(filter_length) < 1:
+        raise ValueError(f"SDR filter length must be at least 1 tap, got {filter_length}")
     values = _sdr_rows(np.atleast_2d(refs), np.atleast_2d(ests), int(filter_length))
     if not np.all(np.isfinite(values)):
         bad = int(np.flatnonzero(~np.isfinite(values))[0])
