@@ -15,8 +15,8 @@ process; worker processes only compute)::
 
 Layout: ``$DSNBENCH_CACHE/input-metrics/<key>.json`` (default ``~/.cache/dsnbench``), one file
 per key, where the key hashes the manifest hash, the suite settings, the versions of pesq,
-pystoi and torchmetrics and this file's format version. ``DSNBENCH_CACHE=off`` disables
-caching (``get`` always misses, ``flush`` writes nothing).
+pystoi, numpy and scipy (SDR is numpy/scipy arithmetic) and this file's format version.
+``DSNBENCH_CACHE=off`` disables caching (``get`` always misses, ``flush`` writes nothing).
 
 Safety: each flush takes an advisory lock (``fcntl.flock`` on ``<key>.lock``), re-reads the
 file, merges its entries with this process's new ones and replaces the file atomically (write
@@ -43,7 +43,7 @@ import numpy as np
 from .suite import UtteranceMetrics
 
 FORMAT_VERSION = 1
-_LIBS = ("pesq", "pystoi", "torchmetrics")
+_LIBS = ("pesq", "pystoi", "numpy", "scipy")
 
 
 def cache_root() -> Path | None:
