@@ -1,8 +1,8 @@
 """The mini sweep on the Dask engine with 1 worker vs 2 workers (issue 10).
 
 Target: 2 workers take at most 0.6x the wall time of 1 worker. Runs
-``experiments/sweeps/mini-sweep.yaml`` (4 models x the bundled ``mini-2mix``, 40 utterances:
-160 utterance evaluations) on a fresh LocalCluster of each size, each run with an empty
+``experiments/sweeps/mini-sweep.yaml`` (5 models, among them the bundled static network, x the
+bundled ``mini-2mix``, 40 utterances: 200 utterance evaluations) on a fresh LocalCluster of each size, each run with an empty
 input-metric cache of its own (so neither run finds the other's values), times each call of
 :func:`dsnbench.distributed.run_experiment_dask` (cluster start-up included: what a user
 waits for), checks that both runs wrote identical tables, and prints both times, the ratio

@@ -152,8 +152,8 @@ def test_bundled_sweep_files_expand(tmp_path, monkeypatch):
     assert engine_options(mini).name == "dask"  # the file's engine key, taken out of the config
     cfg = build_config(mini)
     assert [m.result_name for m in cfg.models] == ["oracle-mixture", "oracle-irm-16ms", "oracle-irm-32ms",
-                                                   "oracle-irm-64ms"]
-    assert [dict(m.options) for m in cfg.models[1:]] == [{"window_ms": w} for w in (16, 32, 64)]
+                                                   "oracle-irm-64ms", "static-1.0"]
+    assert [dict(m.options) for m in cfg.models[1:4]] == [{"window_ms": w} for w in (16, 32, 64)]
     # the paper grid, with stand-in checkpoint files where its globs look
     grid = load_document(REPO / "experiments" / "sweeps" / "paper-grid.yaml")
     engine_options(grid)
