@@ -46,9 +46,9 @@ import torch
 
 def _mini_dsn_checkpoint(folder: Path) -> str:
     from dsnbench.models import MODELS
-    for name in ("dsn-mini", "mini-dsn", "dsn"):
-        if name in MODELS:
-            return name
+    for entry in MODELS:  # a bundled, trained DSN if there is one
+        if entry.meta.get("family") == "dsn":
+            return entry.name
     from dsnbench.models.checkpoint import save_checkpoint
     from dsnbench.models.dualpath import DSNConfig, DualPathDSN
     torch.manual_seed(0)

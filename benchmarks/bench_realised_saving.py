@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
 
     source = "random initialisation"
     sep = None
-    for name in ("dsn-mini", "mini-dsn", "dsn"):
-        if name in MODELS:
-            sep, source = MODELS.get(name)(), f"bundled {name}"
+    for entry in MODELS:  # a bundled, trained DSN if there is one
+        if entry.meta.get("family") == "dsn":
+            sep, source = entry.load()(), f"bundled {entry.name}"
             break
     if sep is None:
         torch.manual_seed(0)
