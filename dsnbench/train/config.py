@@ -73,7 +73,10 @@ class GateConfig:
     :func:`dsnbench.train.losses.segmental_quality`); ``weighted: false`` drops a_s (plain
     complexity loss). ``finetune_lr``: learning rate of the supernet weights (0 = frozen);
     ``optim.lr`` is the gate's. ``gumbel_tau`` anneals from ``gumbel_tau`` to
-    ``gumbel_tau_final``.
+    ``gumbel_tau_final``. ``start_wide``: logit bias of the widest width in the fresh gate
+    (the gate starts mostly at full width; the complexity loss then pulls the easy segments
+    narrower, and q_s, measured on the gated output, drops where that hurts, which ends the
+    pull).
     """
 
     init: str = ""
@@ -85,6 +88,11 @@ class GateConfig:
     gumbel_tau: float = 2.0
     gumbel_tau_final: float = 0.5
     finetune_lr: float = 1e-4
+    start_wide: float = 3.0
+    #: optimiser of the gate: ``adam`` or ``sgd`` (momentum 0.9). With SGD a segment's pull
+    #: towards narrow widths is proportional to its a_s (Adam normalises it away), so easy
+    #: segments go narrow first and lambda sets how far the pull reaches.
+    optimizer: str = "adam"
 
 
 @dataclass(frozen=True)

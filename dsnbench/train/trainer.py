@@ -66,6 +66,8 @@ def build_model(cfg: TrainConfig, base_dir: Path) -> DualPathDSN:
             with torch.no_grad():
                 bound = 1.0 / math.sqrt(p.shape[-1]) if p.dim() > 1 else 0.05
                 p.copy_(torch.empty_like(p).uniform_(-bound, bound, generator=g))
+        with torch.no_grad():
+            model.gate.logits.bias[-1] += cfg.gate.start_wide
         return model
     return DualPathDSN(model_config(cfg))
 
@@ -103,18 +105,63 @@ def make_optimizer(cfg: TrainConfig, model: DualPathDSN) -> tuple[torch.optim.Op
         gate_params = list(model.gate.parameters())
         gate_ids = {id(p) for p in gate_params}
         rest = [p for p in model.parameters() if id(p) not in gate_ids]
+        if cfg.gate.optimizer not in ("adam", "sgd"):
+            raise UserError(f"gate.optimizer must be adam or sgd, got {cfg.gate.optimizer!r}")
         groups = [{"params": gate_params, "lr": cfg.optim.lr}]
         if cfg.gate.finetune_lr > 0:
             groups.append({"params": rest, "lr": cfg.gate.finetune_lr})
         else:
             for p in rest:
                 p.requires_grad_(False)
+        if cfg.gate.optimizer == "sgd":
+            opt = GateSGDAdam(groups[0], groups[1:], cfg.optim.weight_decay)
+            return opt, [g["lr"] for g in opt.param_groups]
     else:
         for p in model.gate.parameters():       # the gate is not part of these stages
             p.requires_grad_(False)
         groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": cfg.optim.lr}]
     opt = torch.optim.Adam(groups, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     return opt, [g["lr"] for g in groups]
+
+
+class GateSGDAdam(torch.optim.Optimizer):
+    """SGD with momentum 0.9 for the gate (first group), Adam for the fine-tuned supernet (the
+    other groups), as one optimiser with one state dict (resumable)."""
+
+    def __init__(self, gate_group: dict[str, Any], other_groups: list[dict[str, Any]],
+                 weight_decay: float = 0.0) -> None:
+        groups = [dict(gate_group, kind="sgd")] + [dict(g, kind="adam") for g in other_groups]
+        super().__init__(groups, {"lr": 1e-3, "weight_decay": weight_decay})
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> None:  # type: ignore[override]
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if group["weight_decay"]:
+                    grad = grad.add(p, alpha=group["weight_decay"])
+                state = self.state[p]
+                if group["kind"] == "sgd":
+                    buf = state.get("momentum")
+                    if buf is None:
+                        buf = state["momentum"] = grad.clone()
+                    else:
+                        buf.mul_(0.9).add_(grad)
+                    p.add_(buf, alpha=-group["lr"])
+                    continue
+                if not state:
+                    state["step"] = torch.zeros(())
+                    state["m"] = torch.zeros_like(p)
+                    state["v"] = torch.zeros_like(p)
+                state["step"] += 1
+                t = float(state["step"])
+                state["m"].mul_(0.9).add_(grad, alpha=0.1)
+                state["v"].mul_(0.999).addcmul_(grad, grad, value=0.001)
+                m_hat = state["m"] / (1 - 0.9 ** t)
+                v_hat = state["v"] / (1 - 0.999 ** t)
+                p.addcdiv_(m_hat, v_hat.sqrt().add_(1e-8), value=-group["lr"])
 
 
 # --------------------------------------------------------------------------- steps
