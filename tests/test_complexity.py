@@ -192,7 +192,7 @@ def _tiny_dprnn():
 def test_static_table_equals_full_trace(make):
     model = make()
     table = build_mac_table(ModuleComplexity(model, length_features=model.length_features, sample_rate=8000))
-    for n in (517, 3001):  # lengths the fit never saw
+    for n in (517, 2001):  # lengths the fit never saw
         full = count_macs(model, (torch.randn(1, n),)).total
         grid = SegmentTrace.constant(n, 800, 400, width=float("nan"))
         priced = table.price(grid, n)
@@ -241,7 +241,7 @@ def test_dsn_table_equals_full_trace_with_mixed_widths():
     table = build_mac_table(dsn)
     build_mac_table(dsn, verify="full")  # its own full-trace check passes too
     mixed_seen = False
-    for n, beta in ((700, 0.0), (1999, 0.0), (2500, 1.0)):
+    for n, beta in ((700, 0.0), (1999, 0.5)):
         x = torch.randn(1, n, generator=torch.Generator().manual_seed(n))
         dsn.set_operating_point(beta)
         sep = dsn.separate(x[0])
@@ -252,7 +252,7 @@ def test_dsn_table_equals_full_trace_with_mixed_widths():
         mixed_seen |= len(set(sep.trace.widths.tolist())) > 1
         assert sum(priced.width_share.values()) == pytest.approx(1.0)
     # forced traces with every width mixed, against the forward with the same widths
-    for n in (900, 2100):
+    for n in (1300,):
         x = torch.randn(1, n)
         s = net.n_segments(n)
         widths = np.arange(s) % len(net.widths)
