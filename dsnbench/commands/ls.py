@@ -26,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         from ..metrics import METRICS as reg
     entries = list(reg)
+    if args.what == "models":
+        entries += _adapter_entries()
     width = max((len(e.name) for e in entries), default=0)
     for e in entries:
         extra = ""
@@ -38,3 +40,10 @@ def run(args: argparse.Namespace) -> int:
         meta_txt = ("  (" + ", ".join(f"{k}: {v}" for k, v in meta.items()) + ")") if meta else ""
         print(f"{e.name.ljust(width)}  {e.help}{extra}{meta_txt}")
     return 0
+
+
+def _adapter_entries() -> list:
+    """Adapters are spelled ``KIND:PATH`` (e.g. ``asteroid:/models/convtasnet.pth``)."""
+    from ..models.adapters import ADAPTERS
+    from ..registry import Entry
+    return [Entry(f"{e.name}:PATH", None, f"adapter: {e.help}" if e.help else "adapter", {}) for e in ADAPTERS]

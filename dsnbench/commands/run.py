@@ -126,8 +126,9 @@ def _fmt(x: object) -> str:
     return f"{x:.2f}" if isinstance(x, float) else str(x)
 
 
-def print_summary(summary: dict, out: Path, file=sys.stdout) -> None:
+def print_summary(summary: dict, out: Path, file=None) -> None:
     """One short table of means, then the run folder's path."""
+    file = file if file is not None else sys.stdout
     main = [m for m in ("si_snri", "sdri", "pesq", "stoi") if any(m in e["metrics"] for e in summary["entries"])]
     header = ["model", "dataset", "op"] + main + ["GMAC/s", "n", "failed"]
     rows = []
