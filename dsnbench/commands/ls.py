@@ -35,9 +35,9 @@ def run(args: argparse.Namespace) -> int:
             spec = e.load()
             extra = f" [{spec.unit}, {'higher' if spec.higher_is_better else 'lower'} is better, tol {spec.tolerance:g}]"
         meta = {k: v for k, v in e.meta.items() if k not in ("needs_root",)}
-        if args.what == "datasets":
-            meta["needs --root"] = bool(e.meta.get("needs_root", False))
-        meta_txt = ("  (" + ", ".join(f"{k}: {v}" for k, v in meta.items()) + ")") if meta else ""
+        flags = ["needs --root"] if args.what == "datasets" and e.meta.get("needs_root") else []
+        parts = flags + [f"{k}: {v}" for k, v in meta.items()]
+        meta_txt = ("  (" + ", ".join(parts) + ")") if parts else ""
         print(f"{e.name.ljust(width)}  {e.help}{extra}{meta_txt}")
     return 0
 
