@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"dsnbench {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into head/less that closed early
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(f"dsnbench {args.command}: interrupted", file=sys.stderr)
         return 130
