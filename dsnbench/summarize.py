@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .config import RunConfig
-from .results import SCHEMA_VERSION, PartStore, _op_key, write_tables
+from .results import SCHEMA_VERSION, PartStore, _op_key, sort_segments, sort_utterances, write_tables
 
 #: packages whose versions every summary records
 VERSIONED = ["dsnbench", "torch", "numpy", "scipy", "pandas", "pesq", "pystoi", "torchmetrics",
@@ -116,7 +116,10 @@ def _jsonable(x: Any) -> Any:
 
 def build_summary(cfg: RunConfig, created: str, manifests: dict, models: dict, plan: list,
                   store: PartStore) -> dict:
+    # sorted first: the bootstrap resamples by position, so its interval must not depend on
+    # the order in which chunks happened to be committed (resume, parallel engines)
     utt, seg = store.read()
+    utt, seg = sort_utterances(utt), sort_segments(seg)
     metric_names = list(cfg.metrics) if cfg.metrics else _suite_names()
     metric_cols = [c for n in metric_names for c in _metric_columns(n)]
     entries = []
