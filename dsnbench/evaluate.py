@@ -38,7 +38,8 @@ DEFAULT_SEGMENT_S = 0.25
 WORKER_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 #: modules the worker server imports once, so each worker starts with them loaded
 WORKER_PRELOAD = ["dsnbench.evaluate", "dsnbench.metrics.suite", "dsnbench.metrics.functional",
-                  "dsnbench.data.activity"]
+                  "dsnbench.metrics.intelligibility", "dsnbench.data.activity", "scipy.fft",
+                  "scipy.linalg", "scipy.signal", "pesq", "pystoi"]
 
 
 def _init_worker() -> None:

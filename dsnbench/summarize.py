@@ -16,8 +16,7 @@ from .config import RunConfig
 from .results import SCHEMA_VERSION, PartStore, _op_key, sort_segments, sort_utterances, write_tables
 
 #: packages whose versions every summary records
-VERSIONED = ["dsnbench", "torch", "numpy", "scipy", "pandas", "pesq", "pystoi", "torchmetrics",
-             "fvcore", "soundfile"]
+VERSIONED = ["dsnbench", "torch", "numpy", "scipy", "pandas", "pesq", "pystoi", "fvcore", "soundfile"]
 #: columns of utterances.parquet that are not metrics
 NON_METRIC = {"model", "dataset", "operating_point", "utt_id", "duration_s", "macs", "gmacs_per_s",
               "mean_width", "permutation", "error"}

@@ -50,9 +50,9 @@ def _constants():
 
 
 #: recently resampled signals by content: a reference is resampled once for its input metrics
-#: and reused for every model's estimate in the same worker (a few MB at most)
+#: and reused for every model's estimate in the same worker
 _RESAMPLED: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
-_RESAMPLED_MAX = 16
+_RESAMPLED_MAX = 256  # about 80 MB at most; holds every reference of the mini benchmark across models
 
 
 def at_stoi_rate(x: np.ndarray, sample_rate: int) -> np.ndarray:
