@@ -257,3 +257,18 @@ def test_paper_scale_sources_read_the_published_training_layouts(tmp_path: Path,
         tdata.make_source(cfg, "train")
     with pytest.raises(UserError, match="folder missing|does not exist"):
         tdata.make_source(tdata.DataConfig(source="wsj0-2mix", root=str(tmp_path / "wham")), "train")
+
+
+def test_gate_stage_with_sgd_resumes_exactly(data_root: Path, tiny_supernet: Path, tmp_path: Path) -> None:
+    cfg = tiny_config(data_root, "gate", steps=4, steps_per_epoch=2, optim={"lr": 0.05, "warmup_steps": 0},
+                      gate={"init": str(tiny_supernet), "lam": 1.0, "optimizer": "sgd", "finetune_lr": 0.001})
+    quiet = dict(progress=False, log=lambda m: None)
+    train(cfg, tmp_path / "a", **quiet)
+    train(cfg, tmp_path / "b", stop_after=2, **quiet)
+    train(cfg, tmp_path / "b", resume=True, **quiet)
+    sa, sb = _final_state(tmp_path / "a"), _final_state(tmp_path / "b")
+    for k in sa["model"]:
+        assert torch.equal(sa["model"][k], sb["model"][k]), k
+    from dsnbench.models.checkpoint import load_checkpoint
+    ck = load_checkpoint(tmp_path / "a" / "tiny-gate.safetensors")
+    assert ck.family == "dsn" and ck.operating_points and ck.operating_points[0] == 0.0
