@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .errors import UserError
+from .results import json_safe
 
 #: fields of a ``metrics_meta`` record that describe how to judge, not how the value was measured
 _JUDGING_FIELDS = {"unit", "higher_is_better", "tolerance", "description", "help", "has_input"}
@@ -121,7 +122,7 @@ class Comparison:
     # ------------------------------------------------------------------ output
     def to_dict(self) -> dict:
         """A JSON-ready dict; NaN becomes null."""
-        return _nan_to_none({
+        return json_safe({
             "verdict": self.verdict,
             "exit_code": self.exit_code,
             "comparable": self.comparable,
@@ -606,16 +607,6 @@ def _flatten(d: Mapping, prefix: str = "") -> dict[str, Any]:
         else:
             out[p] = v
     return out
-
-
-def _nan_to_none(o: Any) -> Any:
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    if isinstance(o, dict):
-        return {k: _nan_to_none(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_nan_to_none(v) for v in o]
-    return o
 
 
 def compare_paths(baseline: str | Path, new: str | Path, tolerances: Mapping[str, float] | None = None) -> Comparison:

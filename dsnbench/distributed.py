@@ -455,10 +455,9 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
     ``out/engine.json`` (what ran where). ``on_unit_done(client, n_units_done)`` is called
     after each committed unit (tests use it to kill a worker mid-run).
     """
-    from .evaluate import RunFolder, _load_datasets, _progress, make_suite
-    from .loading import load_model
+    from .evaluate import _progress, make_suite, prepare_run
     from .metrics.cache import InputCache, cache_root
-    from .results import PartStore, ResultsError, atomic_write_json
+    from .results import atomic_write_json
     from .summarize import build_summary, finalize
     from .sweep import plan_keys
 
@@ -468,16 +467,7 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
     wall0 = time.perf_counter()
 
     # -- everything is checked before a cluster starts ------------------------------------
-    models = {spec.result_name: (spec, load_model(spec)) for spec in cfg.models}
-    manifests = _load_datasets(cfg)
-    if len(models) != len(cfg.models):
-        raise UserError("a model is listed twice; give one a 'label'")
-    folder = RunFolder(out, cfg)
-    try:
-        store = PartStore(out)
-        done = store.done_keys()
-    except (OSError, ResultsError) as exc:
-        raise UserError(f"{out}: cannot use the run folder ({exc})") from None
+    models, manifests, folder, store, done = prepare_run(cfg, out)
     plan = plan_keys(cfg, models, manifests)
     todo_total = 0
     for mname, dname, op in plan:

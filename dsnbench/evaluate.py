@@ -13,12 +13,11 @@ import json
 import math
 import os
 import sys
-import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -261,6 +260,24 @@ class RunFolder:
                 raise UserError(f"{meta_file}: cannot write ({exc.strerror})") from None
 
 
+def prepare_run(cfg: RunConfig, out: Path) -> tuple[dict, dict, RunFolder, PartStore, set]:
+    """Everything checked before work starts, for every engine: models loaded (names checked),
+    datasets read and validated, the run folder claimed for this config, and the keys of the
+    utterances already committed there. Returns (models, manifests, folder, store, done)."""
+    from .loading import load_model
+    models = {spec.result_name: (spec, load_model(spec)) for spec in cfg.models}
+    manifests = _load_datasets(cfg)
+    if len(models) != len(cfg.models):
+        raise UserError("a model is listed twice; give one a 'label'")
+    folder = RunFolder(out, cfg)
+    try:
+        store = PartStore(out)
+        done = store.done_keys()
+    except (OSError, ResultsError) as exc:
+        raise UserError(f"{out}: cannot use the run folder ({exc})") from None
+    return models, manifests, folder, store, done
+
+
 def run_experiment(cfg: RunConfig, out: str | Path, *, progress: bool = True,
                    log: Callable[[str], None] | None = None) -> dict:
     """Evaluate every (model, dataset, operating point) of ``cfg`` into the run folder ``out``.
@@ -272,18 +289,7 @@ def run_experiment(cfg: RunConfig, out: str | Path, *, progress: bool = True,
 
     log = log or (lambda s: print(s, file=sys.stderr))
     out = Path(out)
-    from .loading import load_model
-    models = {spec.result_name: (spec, load_model(spec)) for spec in cfg.models}
-    manifests = _load_datasets(cfg)
-    if len(models) != len(cfg.models):
-        raise UserError("a model is listed twice; give one a 'label'")
-
-    folder = RunFolder(out, cfg)
-    try:
-        store = PartStore(out)
-        done = store.done_keys()
-    except (OSError, ResultsError) as exc:
-        raise UserError(f"{out}: cannot use the run folder ({exc})") from None
+    models, manifests, folder, store, done = prepare_run(cfg, out)
 
     plan: list[tuple[str, str, float | None]] = []
     for mname, (spec, sep) in models.items():

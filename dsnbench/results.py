@@ -68,6 +68,18 @@ def atomic_write_json(obj: Any, path: Path) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n").encode())
 
 
+def json_safe(obj: Any) -> Any:
+    """A JSON-like structure with NaN and infinities replaced by None (strict JSON has neither)."""
+    import math
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def _json_default(o: Any) -> Any:
     import numpy as np
     if isinstance(o, (np.integer,)):

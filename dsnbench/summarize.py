@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import json
-import math
 import platform
 import subprocess
 from pathlib import Path
@@ -13,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .config import RunConfig
-from .results import SCHEMA_VERSION, PartStore, _op_key, sort_segments, sort_utterances, write_tables
+from .results import (SCHEMA_VERSION, PartStore, _op_key, json_safe, sort_segments, sort_utterances,
+                      write_tables)
 
 #: packages whose versions every summary records
 VERSIONED = ["dsnbench", "torch", "numpy", "scipy", "pandas", "pesq", "pystoi", "fvcore", "soundfile"]
@@ -170,17 +170,7 @@ def _metric_columns(name: str) -> list[str]:
     return [name, f"{name}_input", f"{name}i"] if spec.has_input else [name]
 
 
-def _nan_to_none(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _nan_to_none(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_nan_to_none(v) for v in obj]
-    return obj
-
-
 def finalize(out: Path, store: PartStore, summary: dict) -> None:
     """Merge the committed chunks into the final tables and write summary.json last."""
     utt, seg = store.read()
-    write_tables(Path(out), utt, seg, _nan_to_none(summary))
+    write_tables(Path(out), utt, seg, json_safe(summary))

@@ -7,6 +7,7 @@ import math
 import sys
 from pathlib import Path
 from typing import Any
+from ..results import json_safe
 
 EPILOG = """\
 examples:
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     res = compare_runs(args.run_a, args.run_b, args.metric, args.model_a, args.model_b, args.dataset,
                        args.op_a, args.op_b, args.seed, args.n_boot)
     if args.json:
-        sys.stdout.write(json.dumps(_nan_to_none(res), indent=2) + "\n")
+        sys.stdout.write(json.dumps(json_safe(res), indent=2) + "\n")
         return 0
     from ..metrics import METRICS
     base = res["metric"][:-1] if res["metric"].endswith("i") and res["metric"][:-1] in METRICS else res["metric"]
@@ -147,14 +148,3 @@ def run(args: argparse.Namespace) -> int:
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
-
-
-def _nan_to_none(o: Any) -> Any:
-    """NaN becomes null, so the output is valid JSON."""
-    if isinstance(o, float) and math.isnan(o):
-        return None
-    if isinstance(o, dict):
-        return {k: _nan_to_none(v) for k, v in o.items()}
-    if isinstance(o, list):
-        return [_nan_to_none(v) for v in o]
-    return o
