@@ -81,6 +81,13 @@ def test_segmental_quality_is_high_on_reproduced_silence_and_low_on_errors() -> 
     # scale invariance at utterance level
     assert torch.allclose(segmental_quality(ref, 3 * est, 200, 200, 5), q)
     assert segmental_quality(ref, est, 200, 200, 5, mode="local").shape == (1, 5)
+    # relative mode: a uniform error gives 0 dB everywhere; the noisy segments sit below 0
+    flat = ref + 0.1 * torch.randn(1, 2, 1000, generator=g, dtype=torch.float64)
+    flat[:, :, :400] = ref[:, :, :400] + 0.1 * torch.randn(1, 2, 400, generator=g, dtype=torch.float64)
+    rel = segmental_quality(ref, est, 200, 200, 5, mode="relative")
+    assert float(rel[0, 3:].max()) < 0 < float(rel[0, :2].min())
+    with pytest.raises(ValueError, match="relative"):
+        segmental_quality(ref, est, 200, 200, 5, mode="nope")
 
 
 def test_complexity_loss_formula() -> None:
@@ -272,3 +279,22 @@ def test_gate_stage_with_sgd_resumes_exactly(data_root: Path, tiny_supernet: Pat
     from dsnbench.models.checkpoint import load_checkpoint
     ck = load_checkpoint(tmp_path / "a" / "tiny-gate.safetensors")
     assert ck.family == "dsn" and ck.operating_points and ck.operating_points[0] == 0.0
+
+
+def test_second_phase_starts_from_the_first_phase_weights(data_root: Path, tmp_path: Path) -> None:
+    from dsnbench.errors import UserError
+    from dsnbench.models.checkpoint import load_checkpoint
+    quiet = dict(progress=False, log=lambda m: None)
+    first = tiny_config(data_root, "static", steps=2, steps_per_epoch=2)
+    train(first, tmp_path / "p1", **quiet)
+    p1 = tmp_path / "p1" / "tiny-static.safetensors"
+    second = tiny_config(data_root, "static", steps=2, steps_per_epoch=2, init=str(p1))
+    model = build_model(second, Path.cwd())
+    start = load_checkpoint(p1).state_dict
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in start.items())
+    train(second, tmp_path / "p2", **quiet)
+    prov = load_checkpoint(tmp_path / "p2" / "tiny-static.safetensors").provenance
+    assert prov["init"]["steps"] == 2 and prov["total_steps"] == 4
+    wrong = tiny_config(data_root, "static", width=1.0, init=str(p1))
+    with pytest.raises(UserError, match="architecture differs"):
+        build_model(wrong, Path.cwd())

@@ -69,7 +69,7 @@ class GateConfig:
 
     ``init``: the supernet checkpoint to start from (path; relative paths are taken from the
     folder the command runs in). ``gamma``/``tau``: centre and temperature in dB of
-    a_s = sigmoid((q_s - gamma) / tau). ``quality``: ``utterance`` or ``local`` (see
+    a_s = sigmoid((q_s - gamma) / tau). ``quality``: ``utterance``, ``relative`` or ``local`` (see
     :func:`dsnbench.train.losses.segmental_quality`); ``weighted: false`` drops a_s (plain
     complexity loss). ``finetune_lr``: learning rate of the supernet weights (0 = frozen);
     ``optim.lr`` is the gate's. ``gumbel_tau`` anneals from ``gumbel_tau`` to
@@ -109,6 +109,9 @@ class TrainConfig:
     supernet: SupernetConfig = field(default_factory=SupernetConfig)
     gate: GateConfig = field(default_factory=GateConfig)
     export: str = ""
+    #: static / supernet: start from this checkpoint's weights (same architecture) instead of
+    #: a fresh initialisation: a second phase of a training (paths relative to the run folder)
+    init: str = ""
     #: the validation mixtures the exported provenance recomputes quickly (first n of the set)
     n_val_quick: int = 4
     #: cpu, cuda, cuda:N or auto (cuda when available); not part of the config hash, so a

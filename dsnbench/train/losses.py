@@ -97,6 +97,9 @@ def segmental_quality(references: torch.Tensor, aligned: torch.Tensor, length: i
     of reference c over the utterance and ``e_{c,s}`` the mean power of the error of source c
     in segment s. It is defined everywhere: a silent segment that is reproduced silently is
     easy (high q), as it should be for the complexity weighting.
+    ``mode="relative"``: the ``utterance`` value minus the utterance's own level
+    ``10 log10(mean_c P_c / mean_{c,t} error^2)``, so q_s says how much easier segment s is than
+    the utterance as a whole (0 dB = average), independent of how good the model is overall.
     ``mode="local"``: the literal per-segment SI-SNR (zero-mean inside the segment), averaged
     over sources; undefined-ish (very low) where a reference is silent in the segment.
 
@@ -111,8 +114,8 @@ def segmental_quality(references: torch.Tensor, aligned: torch.Tensor, length: i
         pair = si_snr_pairwise(ref, est)
         diag = torch.diagonal(pair, dim1=-2, dim2=-1).mean(-1)
         return diag.reshape(b, s)
-    if mode != "utterance":
-        raise ValueError(f"unknown segmental quality mode {mode!r} (use 'utterance' or 'local')")
+    if mode not in ("utterance", "relative"):
+        raise ValueError(f"unknown segmental quality mode {mode!r} (use 'utterance', 'relative' or 'local')")
     s = references - references.mean(-1, keepdim=True)
     e = aligned - aligned.mean(-1, keepdim=True)
     dot = (s * e).sum(-1, keepdim=True)
@@ -122,7 +125,12 @@ def segmental_quality(references: torch.Tensor, aligned: torch.Tensor, length: i
     error = e * scale - s                                              # [B, C, T]
     ref_power = (s * s).mean(-1).mean(-1)                              # [B]
     err_seg = segment_frames(error, length, hop, n_segments).pow(2).mean(-1).mean(1)  # [B, S]
-    return 10 * torch.log10((ref_power.unsqueeze(-1) + EPS) / (err_seg + EPS * 1e-2))
+    q = 10 * torch.log10((ref_power.unsqueeze(-1) + EPS) / (err_seg + EPS * 1e-2))
+    if mode == "relative":
+        # relative to the utterance: error of the segment against the utterance's mean error
+        utt = 10 * torch.log10((ref_power + EPS) / (error.pow(2).mean(-1).mean(1) + EPS * 1e-2))
+        q = q - utt.unsqueeze(-1)
+    return q
 
 
 def complexity_loss(gate_probs: torch.Tensor, relative_macs: torch.Tensor, quality: torch.Tensor | None,

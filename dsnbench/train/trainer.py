@@ -69,7 +69,15 @@ def build_model(cfg: TrainConfig, base_dir: Path) -> DualPathDSN:
         with torch.no_grad():
             model.gate.logits.bias[-1] += cfg.gate.start_wide
         return model
-    return DualPathDSN(model_config(cfg))
+    model = DualPathDSN(model_config(cfg))
+    if cfg.init:
+        path = Path(cfg.init) if Path(cfg.init).is_absolute() else base_dir / cfg.init
+        start = ckpt.load_model(path)
+        if start.config != model.config:
+            raise UserError(f"{path}: its architecture differs from this config's model "
+                            f"({start.config.to_dict()} vs {model.config.to_dict()})")
+        model.load_state_dict(start.state_dict())
+    return model
 
 
 def resolve_device(name: str) -> torch.device:
@@ -424,6 +432,14 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
                        **({"si_snri_per_width": per_width} if per_width else {}),
                        **({"operating_points": operating_points} if operating_points else {})},
     }
+    if cfg.init:
+        from ..models.checkpoint import read_header
+        init_path = Path(cfg.init) if Path(cfg.init).is_absolute() else base_dir / cfg.init
+        first = read_header(init_path)["provenance"]
+        provenance["init"] = {"path": cfg.init, "name": first.get("name"), "steps": first.get("steps"),
+                              "val_si_snri": first.get("val_si_snri"),
+                              "train_seconds": first.get("train_seconds")}
+        provenance["total_steps"] = cfg.steps + int(first.get("total_steps") or first.get("steps") or 0)
     if cfg.stage == "gate":
         provenance["gate"] = {"lam": cfg.gate.lam, "gamma": cfg.gate.gamma, "tau": cfg.gate.tau,
                               "init": cfg.gate.init}
