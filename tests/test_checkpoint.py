@@ -184,3 +184,25 @@ def test_safetensors_header_is_plain_json(tmp_path):
     assert json.loads(meta["config"])["chunk_size"] == 8
     assert set(json.loads(meta["provenance"])) >= {"training_config", "data", "steps", "val_si_snr",
                                                    "val_si_snri", "code_version"}
+
+
+def test_safetensors_whose_header_length_starts_like_a_pickle_loads(tmp_path):
+    """A header length with 0x80 as its low byte makes the file start with a pickle's first byte."""
+    import json
+    import struct
+
+    import torch
+    from safetensors.torch import save_file
+
+    from dsnbench.models.checkpoint import _container
+
+    for pad in range(0, 300):
+        path = tmp_path / "x.safetensors"
+        save_file({"w": torch.zeros(2)}, str(path), metadata={"pad": "." * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    else:
+        raise AssertionError("no padding gave a 0x80 low byte")
+    n = struct.unpack("<Q", path.read_bytes()[:8])[0]
+    assert n % 256 == 0x80 and json.loads(path.read_bytes()[8:8 + n])["__metadata__"]["pad"]
+    assert _container(str(path)) == "safetensors"

@@ -197,10 +197,13 @@ def _container(path: str) -> str:
         raise CheckpointError(f"{path}: no such checkpoint file") from None
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read ({exc.strerror})") from None
+    # safetensors first: an 8-byte little-endian header length, then the JSON header. Its first
+    # byte is the length's low byte, which may be 0x80 like a pickle's protocol opcode, so the
+    # pickle test must not come first. A pickle never has "{" at byte 8 after a sane length.
+    if len(start) == 9 and start[8:9] == b"{" and struct.unpack("<Q", start[:8])[0] < 100_000_000:
+        return "safetensors"
     if start[:4] == b"PK\x03\x04" or start[:1] == b"\x80":
         return "torch"
-    if len(start) == 9 and start[8:9] == b"{":
-        return "safetensors"
     if not start:
         raise CheckpointError(f"{path}: empty file, not a checkpoint")
     raise CheckpointError(f"{path}: not a checkpoint (neither safetensors nor a torch.save file)")
