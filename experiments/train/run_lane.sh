@@ -9,7 +9,7 @@ mkdir -p "$logdir"
 for cfg in "$@"; do
   name=$(basename "$cfg" .yaml)
   echo "$(date -u +%FT%TZ) start $cfg" >> "$logdir/lane.log"
-  if ! .venv/bin/dsnbench train "$cfg" --resume > "$logdir/$name.log" 2>&1; then
+  if ! .venv/bin/dsnbench train "$cfg" --resume --out "runs/train/$name" > "$logdir/$name.log" 2>&1; then
     echo "$(date -u +%FT%TZ) FAILED $cfg (see $logdir/$name.log)" >> "$logdir/lane.log"
     exit 1
   fi
