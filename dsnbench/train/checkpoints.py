@@ -24,18 +24,7 @@ def save_model(model: DualPathDSN, path: Path, provenance: dict[str, Any],
     """Save a trained model; the family follows ``provenance['stage']``."""
     family = FAMILY_OF_STAGE[provenance["stage"]]
     ops = operating_points if family == "dsn" else None
-    path = save_checkpoint(path, model, family, provenance, operating_points=ops)
-    if Path(path).suffix == ".safetensors" and _misread_as_pickle(Path(path)):
-        # A safetensors file whose header length has 0x80 as its low byte starts like a pickle
-        # (protocol 2+), and a container sniffer that checks pickles first misreads it. One
-        # extra provenance byte moves the length off 0x80.
-        path = save_checkpoint(path, model, family, {**provenance, "header_pad": "."}, operating_points=ops)
-    return path
-
-
-def _misread_as_pickle(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(1) == b"\x80"
+    return save_checkpoint(path, model, family, provenance, operating_points=ops)
 
 
 def load_model(path: Path) -> DualPathDSN:
