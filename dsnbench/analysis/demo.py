@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 import soundfile as sf
 
 from ..metrics.functional import best_permutation, si_snr, si_snr_matrix

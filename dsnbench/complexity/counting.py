@@ -35,7 +35,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from .base import ModuleSeparator, load_weights_only
 from .tasnet import ASTEROID_MODELS, EncoderMaskerDecoder

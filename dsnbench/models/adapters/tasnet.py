@@ -24,7 +24,6 @@ Shape: both networks map ``[B, T]`` mixtures to ``[B, n_src, T]`` estimates.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
 import torch

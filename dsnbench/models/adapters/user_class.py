@@ -10,7 +10,6 @@ The module must map ``[B, T]`` to ``[B, n_src, T]`` (or ``[n_src, T]`` for one m
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from typing import Any, Mapping
 
 import torch
