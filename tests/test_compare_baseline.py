@@ -21,7 +21,7 @@ def test_baseline_is_a_complete_run_folder():
     from dsnbench.results import read_run
     run = read_run(BASELINE)
     datasets = {e["dataset"] for e in run.entries()}
-    assert {"mini-2mix", "mini-wham"} <= datasets, datasets
+    assert {"mini-2mix", "mini-wham:sep_noisy"} <= datasets, datasets
     assert len(run.utterances) > 0
 
 

@@ -51,16 +51,25 @@ def test_kill_9_at_random_points_then_resume_gives_identical_tables(longer_root,
            "--out", str(out), "--no-progress"]
     rng = random.Random(11)
     kills = 0
-    for attempt in range(6):
+    parts = out / "parts"
+
+    def committed() -> int:
+        return len(list(parts.glob("utt-*.parquet"))) if parts.is_dir() else 0
+
+    for attempt in range(30):
+        before = committed()
+        want = before + rng.randint(1, 6)  # kill after a few more utterances, at a random instant
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        time.sleep(rng.uniform(1.5, 4.0))  # start-up is ~1.5 s; kills land anywhere after it
+        while proc.poll() is None and committed() < want:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.05))  # between commits, or in the middle of one
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             kills += 1
         proc.wait()
         if (out / "summary.json").exists():
             break
-    assert kills >= 2  # the test really interrupted the run several times
+    assert kills >= 3  # the test really interrupted the run several times
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     _assert_same_run(ref, out)
