@@ -183,10 +183,11 @@ def apply_override(doc: dict, path: list[str], value: Any, text: str) -> None:
 _TOP_KEYS = {"models", "datasets", "metrics", "pesq_mode", "limit", "seed", "workers", "chunk_size"}
 
 
-def load_document(path: str | Path) -> dict:
+def load_document(path: str | Path, kind: str = "experiment file") -> dict:
+    """Read a YAML mapping (an experiment or training config); one-line UserError otherwise."""
     p = Path(path)
     if not p.is_file():
-        raise UserError(f"{p}: experiment file not found")
+        raise UserError(f"{p}: {kind} not found")
     try:
         doc = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -194,7 +195,7 @@ def load_document(path: str | Path) -> dict:
         where = f" line {line + 1}" if line is not None else ""
         raise UserError(f"{p}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(doc, dict):
-        raise UserError(f"{p}: an experiment file is a mapping of keys, got {type(doc).__name__}")
+        raise UserError(f"{p}: a {kind} is a mapping of keys, got {type(doc).__name__}")
     return doc
 
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from ..errors import UserError
 from .data import DataConfig
@@ -150,15 +149,9 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> "TrainConfig":
+        from ..config import load_document
         p = Path(path)
-        if not p.is_file():
-            raise UserError(f"{p}: training config not found")
-        try:
-            d = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as exc:
-            raise UserError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
-        if not isinstance(d, dict):
-            raise UserError(f"{p}: a training config must be a mapping")
+        d = load_document(p, kind="training config")
         for k, v in (overrides or {}).items():
             d[k] = v
         return cls.from_dict(d, where=str(p))
