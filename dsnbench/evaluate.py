@@ -221,7 +221,7 @@ def _pricer(separator: Any, sample_rate: int) -> Callable:
     return by_table
 
 
-def _grid_trace(separator: Any, trace: Any, n: int, sample_rate: int):
+def _grid_trace(trace: Any, n: int, sample_rate: int):
     from .types import SegmentTrace
     if trace is not None:
         return trace
@@ -301,7 +301,6 @@ def run_experiment(cfg: RunConfig, out: str | Path, *, progress: bool = True,
         sum(1 for u in manifests[d] if (m, d, None if op is None else float(op), u.utt_id) not in done)
         for m, d, op in plan)
     bar = _progress(todo_total, progress)
-    failures_seen = 0
     executor = _executor(cfg.workers)
     try:
         for mname, dname, op in plan:
@@ -316,7 +315,7 @@ def run_experiment(cfg: RunConfig, out: str | Path, *, progress: bool = True,
             except ValueError as exc:
                 raise UserError(f"model {mname!r} on dataset {dname!r}: {exc}") from None
             pricer = _pricer(sep, manifest.sample_rate)
-            failures_seen += _run_entry(cfg, sep, mname, dname, op, todo, manifest.sample_rate,
+            _run_entry(cfg, sep, mname, dname, op, todo, manifest.sample_rate,
                                         manifest.hash(), pricer, executor, store, bar)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
@@ -327,7 +326,7 @@ def run_experiment(cfg: RunConfig, out: str | Path, *, progress: bool = True,
 
 
 def _run_entry(cfg, sep, mname, dname, op, todo, sample_rate, manifest_hash, pricer, executor, store,
-               bar) -> int:
+               bar) -> None:
     """Separate each utterance here, compute metrics in the pool, commit in chunks."""
     from .metrics.cache import InputCache
     suite = make_suite(cfg.metrics, sample_rate, cfg.pesq_mode)
@@ -336,10 +335,8 @@ def _run_entry(cfg, sep, mname, dname, op, todo, sample_rate, manifest_hash, pri
     utt_rows: list[dict] = []
     seg_rows: list[dict] = []
     window = 0 if isinstance(executor, _InlineExecutor) else 2 * cfg.workers
-    failures = 0
 
     def drain(block_until: int) -> None:
-        nonlocal failures
         while len(pending) > block_until:
             utt, row, fut, extra = pending.pop(0)
             try:
@@ -355,8 +352,6 @@ def _run_entry(cfg, sep, mname, dname, op, todo, sample_rate, manifest_hash, pri
             if res is not None and extra["job"].inputs is None:
                 cache.put(utt.utt_id, res.inputs, fingerprint=extra["fingerprint"])
             _fill_rows(row, res, extra, utt_rows, seg_rows)
-            if row.get("error"):
-                failures += 1
             bar.update(1)
             if len(utt_rows) >= cfg.chunk_size:
                 flush()
@@ -389,7 +384,6 @@ def _run_entry(cfg, sep, mname, dname, op, todo, sample_rate, manifest_hash, pri
         raise
     if utt_rows:
         flush()
-    return failures
 
 
 def _separate_one(cfg, sep, mname, dname, op, utt, sample_rate, pricer, executor, pending,
@@ -425,7 +419,7 @@ def _separate_one(cfg, sep, mname, dname, op, utt, sample_rate, pricer, executor
         estimates, trace = est, sepn.trace
     except Exception as exc:  # one utterance's failure is an error row, never a lost run
         err = f"separate: {type(exc).__name__}: {exc}"
-    grid = _grid_trace(sep, trace, n, sample_rate)
+    grid = _grid_trace(trace, n, sample_rate)
     if estimates is not None:
         seg_macs, total_macs = pricer(grid, n)
     else:  # nothing was computed to completion: the count is undefined, not 0
