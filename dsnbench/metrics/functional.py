@@ -376,7 +376,7 @@ def segmental_si_snr(references: np.ndarray, estimates: np.ndarray, length: int,
     if refs.ndim != 2 or refs.shape != ests.shape:
         reason = f"references {refs.shape} and estimates {ests.shape} are not two equal [n_src, T] arrays"
         return [math.nan] * n_segments, [reason] * n_segments
-    total = refs.shape[1]
+    n_src, total = refs.shape
     finite_r = np.isfinite(refs)
     finite_e = np.isfinite(ests)
     refs_f = np.where(finite_r, refs, 0.0)
@@ -385,27 +385,39 @@ def segmental_si_snr(references: np.ndarray, estimates: np.ndarray, length: int,
     threshold = np.maximum(mean_power * 10 ** (silent_db / 10), SILENT_POWER)
     all_refs_finite = bool(finite_r.all())
 
-    def cumsum0(x: np.ndarray) -> np.ndarray:
-        return np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(x, axis=1)], axis=1)
-    bad_e = cumsum0((~finite_e).astype(np.float64))
-    r_sum, r_sq = cumsum0(refs_f), cumsum0(refs_f ** 2)
-    e_sum, e_sq = cumsum0(ests_f), cumsum0(ests_f ** 2)
-
-    values: list[float] = [math.nan] * n_segments
-    reasons: list[str | None] = [None] * n_segments
     starts = np.arange(n_segments, dtype=np.int64) * hop
     a = np.minimum(starts, total)
     b = np.minimum(starts + length, total)
     n = np.maximum(b - a, 1).astype(np.float64)
+    # Every segment needs five sums over its samples (r, e, r^2, e^2, r*e). Segment bounds are
+    # multiples of g = gcd(length, hop), or the end of the signal: cut the signals (zero-padded
+    # to whole blocks; zeros add nothing) into blocks of g, sum each block once, and let each
+    # segment add up its blocks. No sample of two overlapping segments is copied twice.
+    g = math.gcd(int(length), int(hop)) or 1
+    n_blocks = max(-(-total // g), 1)
+    pad = n_blocks * g - total
+
+    def prefix(x: np.ndarray) -> np.ndarray:
+        x = np.pad(x, ((0, 0), (0, pad))) if pad else x
+        sums = x.reshape(x.shape[0], n_blocks, g).sum(axis=2)
+        return np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(sums, axis=1)], axis=1)
+    ba, bb = a // g, -(-b // g)
+
+    def seg(x: np.ndarray) -> np.ndarray:
+        c = prefix(x)
+        return c[:, bb] - c[:, ba]                                      # [n_src, S]
+    bad_est = np.any(seg((~finite_e).astype(np.float64)) > 0, axis=0)
+    sr, se = seg(refs_f), seg(ests_f)
+    rr, ee = seg(refs_f * refs_f), seg(ests_f * ests_f)
+    srr = rr - sr * sr / n                                              # centred energies
+    see = ee - se * se / n
+    sre = seg(refs_f * ests_f) - sr * se / n
+    silent_ref = np.any((rr / n <= threshold[:, None]) | (srr / n <= SILENT_POWER), axis=0)
+    silent_est = np.any(see / n <= SILENT_POWER, axis=0)
     short = (b - a) < 2
-    bad_est = np.any(bad_e[:, b] - bad_e[:, a] > 0, axis=0)
-    seg_power = (r_sq[:, b] - r_sq[:, a]) / n
-    # power after removing the segment mean (this quick form only feeds the thresholds)
-    centred_r = seg_power - ((r_sum[:, b] - r_sum[:, a]) / n) ** 2
-    centred_e = (e_sq[:, b] - e_sq[:, a]) / n - ((e_sum[:, b] - e_sum[:, a]) / n) ** 2
-    silent_ref = np.any((seg_power <= threshold[:, None]) | (centred_r <= SILENT_POWER), axis=0)
-    silent_est = np.any(centred_e <= SILENT_POWER, axis=0)
-    by_length: dict[int, list[int]] = {}
+
+    values: list[float] = [math.nan] * n_segments
+    reasons: list[str | None] = [None] * n_segments
     for s in range(n_segments):
         if short[s]:
             reasons[s] = "segment shorter than 2 samples"
@@ -417,32 +429,34 @@ def segmental_si_snr(references: np.ndarray, estimates: np.ndarray, length: int,
             reasons[s] = "silent reference in segment"
         elif silent_est[s]:
             reasons[s] = "silent estimate in segment"
-        else:
-            by_length.setdefault(int(b[s] - a[s]), []).append(s)
-    # SI-SNR of the segments of one length together ([chunk, n_src, n] copies, in chunks of
-    # 128 segments so memory stays small on long recordings)
-    for n, all_segs in by_length.items():
-        for c in range(0, len(all_segs), 128):
-            segs = all_segs[c:c + 128]
-            idx = (np.asarray(segs) * hop)[:, None] + np.arange(n)[None, :]
-            r = refs[:, idx].transpose(1, 0, 2)
-            e = ests[:, idx].transpose(1, 0, 2)
-            r = r - r.mean(axis=2, keepdims=True)
-            e = e - e.mean(axis=2, keepdims=True)
-            scale = np.einsum("skt,skt->sk", e, r) / np.einsum("skt,skt->sk", r, r)
-            target = scale[..., None] * r
-            residual = e - target
-            t_energy = np.einsum("skt,skt->sk", target, target)
-            n_energy = np.einsum("skt,skt->sk", residual, residual)
+    # zero-mean SI-SNR from the sums: scale S_re / S_rr, target energy S_re^2 / S_rr, residual
+    # S_ee - S_re^2 / S_rr. The residual is a difference of energies and loses digits when it is
+    # tiny against them, so above _CLOSED_FORM_MAX_DB (where the closed form is still within
+    # ~1e-10 dB) a segment is computed again from its samples.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        target = sre * sre / srr
+        pair = 10 * np.log10(np.maximum(target, EPS * EPS) / np.maximum(see - target, EPS * EPS))
+    for s in range(n_segments):
+        if reasons[s] is not None:
+            continue
+        if not np.all(pair[:, s] < _CLOSED_FORM_MAX_DB):
+            lo, hi = int(a[s]), int(b[s])
+            r = refs[:, lo:hi] - refs[:, lo:hi].mean(axis=1, keepdims=True)
+            e = ests[:, lo:hi] - ests[:, lo:hi].mean(axis=1, keepdims=True)
+            t = (np.sum(e * r, axis=1) / np.sum(r * r, axis=1))[:, None] * r
             with np.errstate(divide="ignore", invalid="ignore"):
-                seg_values = 10 * np.log10(np.maximum(t_energy, EPS * EPS) / np.maximum(n_energy, EPS * EPS))
-            for k, s in enumerate(segs):
-                v = float(np.mean(seg_values[k]))
-                if math.isfinite(v):
-                    values[s] = v
-                else:
-                    reasons[s] = "SI-SNR not finite in segment"
+                pair[:, s] = 10 * np.log10(np.maximum(np.sum(t * t, axis=1), EPS * EPS)
+                                           / np.maximum(np.sum((e - t) ** 2, axis=1), EPS * EPS))
+        v = float(np.mean(pair[:, s]))
+        if math.isfinite(v):
+            values[s] = v
+        else:
+            reasons[s] = "SI-SNR not finite in segment"
     return values, reasons
+
+
+#: above this SI-SNR (dB) a segment is recomputed sample by sample (:func:`segmental_si_snr`)
+_CLOSED_FORM_MAX_DB = 40.0
 
 
 def mean_over_sources(values: Sequence[float]) -> float:
