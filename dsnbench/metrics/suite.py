@@ -52,7 +52,7 @@ class UtteranceMetrics:
 
 def worker_init() -> None:
     """Initializer for metric worker processes: one torch/BLAS thread (design section 9)."""
-    from ..evaluate import _init_worker
+    from .jobs import _init_worker
     _init_worker()
 
 
@@ -274,14 +274,15 @@ class MetricSuite:
                     note("pesq", i, str(exc))
 
         def do_stoi() -> None:
-            from .intelligibility import at_stoi_rate, stoi_estoi_at_rate
+            from .intelligibility import at_stoi_rate, estimate_side, reference_side
+            # the reference side is cached per reference (reused by every model's estimate);
             # on the input side every row is the same mixture: resample it once
-            shared = at_stoi_rate(ests[ok[0]], self.sample_rate) if input_side else None
+            shared = at_stoi_rate(ests[ok[0]], self.sample_rate) if input_side and ok else None
             for i in ok:
                 try:
-                    x = at_stoi_rate(refs[i], self.sample_rate)
                     y = shared if shared is not None else at_stoi_rate(ests[i], self.sample_rate)
-                    values["stoi"][i], values["estoi"][i] = stoi_estoi_at_rate(x, y)
+                    values["stoi"][i], values["estoi"][i] = estimate_side(
+                        reference_side(refs[i], self.sample_rate), y)
                 except MetricError as exc:
                     note("stoi", i, str(exc))
                     note("estoi", i, str(exc))
