@@ -254,7 +254,7 @@ def compute_inputs(job: InputsJob) -> InputsResult:
     """
     _worker_setup()
     from .data.manifest import load_utterance
-    from .evaluate import _SUITES, make_suite
+    from .metrics.jobs import _SUITES, make_suite
     from .metrics.cache import audio_fingerprint
 
     t0 = time.perf_counter()

@@ -33,90 +33,9 @@ DEFAULT_SEGMENT_S = 0.25
 # worker side: pure functions of numpy arrays
 # --------------------------------------------------------------------------------------
 
-#: environment for metric worker processes: one BLAS/OpenMP thread each (design section 9)
-WORKER_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-#: modules the worker server imports once, so each worker starts with them loaded
-WORKER_PRELOAD = ["dsnbench.evaluate", "dsnbench.metrics.suite", "dsnbench.metrics.functional",
-                  "dsnbench.metrics.intelligibility", "dsnbench.data.activity", "scipy.fft",
-                  "scipy.linalg", "scipy.signal", "pesq", "pystoi"]
-
-
-def _init_worker() -> None:
-    """Once per worker process: one thread for torch (if loaded) and BLAS; quiet fvcore."""
-    for k, v in WORKER_THREAD_ENV.items():
-        os.environ.setdefault(k, v)
-    if "torch" in sys.modules:  # metric workers never need to import it themselves
-        sys.modules["torch"].set_num_threads(1)
-    import warnings
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-
-
-@dataclass
-class MetricJob:
-    """Everything one utterance's metrics need; picklable."""
-
-    utt_id: str
-    estimates: np.ndarray | None  # [n_src, T] or None when separation failed
-    sources: np.ndarray           # [n_src, T]
-    mixture: np.ndarray           # [T]
-    noise: np.ndarray | None      # [T]
-    seg_length: int
-    seg_hop: int
-    n_segments: int
-    metric_names: tuple[str, ...] | None
-    sample_rate: int
-    pesq_mode: str | None
-    inputs: Any = None            # cached input metrics (UtteranceMetrics) or None
-
-
-@dataclass
-class MetricResult:
-    utt_id: str
-    values: dict[str, float]
-    permutation: tuple[int, ...] | None
-    errors: dict[str, str]
-    inputs: Any
-    seg_si_snr: list[float]
-    seg_reasons: list[str | None]
-    categories: list[str]
-    noise_active: list[bool | None]
-
-
-def make_suite(names: tuple[str, ...] | None, sample_rate: int, pesq_mode: str | None):
-    from .metrics.suite import MetricSuite
-    kwargs = {"pesq_mode": pesq_mode} if pesq_mode is not None else {}
-    return MetricSuite(names, sample_rate, **kwargs)
-
-
-_SUITES: dict[tuple, Any] = {}
-
-
-def compute_metrics(job: MetricJob) -> MetricResult:
-    """Metrics, segment labels and segmental SI-SNR of one utterance (runs in a worker)."""
-    from .data.activity import label_segments
-    from .metrics.functional import segmental_si_snr
-
-    key = (job.metric_names, job.sample_rate, job.pesq_mode)
-    suite = _SUITES.get(key)
-    if suite is None:
-        suite = _SUITES[key] = make_suite(job.metric_names, job.sample_rate, job.pesq_mode)
-    inputs = job.inputs if job.inputs is not None else suite.input_values(job.mixture, job.sources)
-    categories, noise_active = label_segments(job.sources, job.noise, job.seg_length, job.seg_hop,
-                                              job.n_segments, job.sample_rate)
-    if job.estimates is None:
-        values = {c: float("nan") for c in suite.columns()}
-        values.update({k: v for k, v in inputs.values.items()})
-        return MetricResult(job.utt_id, values, None, {}, inputs, [math.nan] * job.n_segments,
-                            ["separation failed"] * job.n_segments, categories, noise_active)
-    result = suite.evaluate(job.estimates, job.sources, job.mixture, inputs)
-    if result.permutation is not None:
-        aligned = job.estimates[list(result.permutation)]
-        seg, reasons = segmental_si_snr(job.sources, aligned, job.seg_length, job.seg_hop, job.n_segments)
-    else:
-        seg = [math.nan] * job.n_segments
-        reasons = ["no permutation (SI-SNR failed)"] * job.n_segments
-    return MetricResult(job.utt_id, result.values, result.permutation, result.errors, inputs,
-                        [float(v) for v in seg], list(reasons), categories, noise_active)
+# the worker side lives in .metrics.jobs (no pandas there); these names stay importable from here
+from .metrics.jobs import (WORKER_PRELOAD, WORKER_THREAD_ENV, MetricJob, MetricResult,  # noqa: F401
+                           _init_worker, compute_metrics, make_suite)
 
 
 # --------------------------------------------------------------------------------------
@@ -144,6 +63,57 @@ def _main_is_importable() -> bool:
     return main_file is None or Path(main_file).is_file()
 
 
+def _noop() -> None:
+    return None
+
+
+class _WarmingPool:
+    """A metric worker pool that starts in the background; until it is up, jobs run here.
+
+    Starting the pool means starting the forkserver, which imports the metric code (scipy,
+    pesq, pystoi: about a second), then forking the workers; a plain ``ProcessPoolExecutor``
+    blocks the first ``submit`` for all of that while one core idles. Here a thread starts the
+    pool and the first jobs are computed in this process meanwhile, so both cores work from the
+    start; once a worker has answered, every job goes to the pool. Results are the same either
+    way (the metric code is a pure function of the job). If the pool cannot start, every job
+    runs here, after a one-line note.
+    """
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        import threading
+        self._pool: Any = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._start, args=(factory,), daemon=True,
+                                        name="dsnbench-metric-pool-start")
+        self._thread.start()
+
+    def _start(self, factory: Callable[[], Any]) -> None:
+        try:
+            pool = factory()
+            pool.submit(_noop).result()  # the first submit starts the workers
+            self._pool = pool
+        except Exception as exc:  # noqa: BLE001 - any failure means: compute here
+            print(f"dsnbench: metric workers did not start ({type(exc).__name__}: {exc}); "
+                  f"metrics run in this process", file=sys.stderr)
+        finally:
+            self._ready.set()
+
+    def submit(self, fn: Callable, *args: Any) -> Future:
+        if self._ready.is_set() and self._pool is not None:
+            return self._pool.submit(fn, *args)
+        return _InlineExecutor().submit(fn, *args)
+
+    def worker_pids(self) -> list[int]:
+        """PIDs of the worker processes (empty while none has started)."""
+        self._ready.wait()
+        return list(getattr(self._pool, "_processes", None) or {})
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        self._thread.join()
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
 def _executor(workers: int):
     if workers > 1 and not _main_is_importable():
         print("dsnbench: __main__ is not a file (stdin?): metrics run in this process", file=sys.stderr)
@@ -161,7 +131,8 @@ def _executor(workers: int):
         ctx.set_forkserver_preload(WORKER_PRELOAD)
     else:
         ctx = mp.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
+    return _WarmingPool(lambda: ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                                    initializer=_init_worker))
 
 
 @dataclass

@@ -460,3 +460,74 @@ def test_suite_segment_grid(speech) -> None:
     want = segmental_si_snr(refs, ests[[1, 0]], 2000, 1000, 11)
     assert res.segments[1] == want[1]
     np.testing.assert_allclose(res.segments[0], want[0])
+
+
+# ---------------------------------------------------------------------------------------
+# the STOI reference cache and the warming metric pool
+# ---------------------------------------------------------------------------------------
+
+def test_stoi_reference_cache_gives_pystoi_values_and_keeps_its_budget(speech) -> None:
+    """Reference-side work is cached per reference content: a second estimate against the same
+    reference (a hit) gives exactly pystoi's values, a different reference with the same length
+    is a miss, and the caches stay within their byte budgets."""
+    import pystoi
+
+    from dsnbench.metrics import intelligibility as intel
+    a, b = speech
+    rng = np.random.default_rng(3)
+    cache = intel._ReferenceCache(compact_bytes=1 << 20, prepared_bytes=1 << 20)
+    for ref in (a, b, a, b, a):
+        est = ref + 0.3 * rng.standard_normal(ref.shape) * ref.std()
+        prepared = cache.get(ref, 8000)
+        s, e = intel.estimate_side(prepared, intel.at_stoi_rate(est, 8000))
+        assert s == pytest.approx(pystoi.stoi(ref, est, 8000), abs=1e-9)
+        assert e == pytest.approx(pystoi.stoi(ref, est, 8000, extended=True), abs=1e-9)
+    assert len(cache.compact) == 2                        # a and b, each computed once
+    assert cache.get(a, 8000) is cache.get(a, 8000)       # a hit returns the cached entry
+    assert cache.get(a, 16000) is not cache.get(a, 8000)  # the rate is part of the key
+    small = intel._ReferenceCache(compact_bytes=1, prepared_bytes=1)
+    for ref in (a, b):
+        small.get(ref, 8000)
+    assert len(small.compact) == len(small.prepared) == 1  # over budget: only the newest stays
+    assert cache.sizes[0] == sum(intel._nbytes(v) for v in cache.compact.values())
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_warming_pool_computes_here_until_its_workers_are_up() -> None:
+    """Jobs submitted while the pool starts run in this process (done at once); later ones go
+    to the workers; every future has the right result either way."""
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    from dsnbench.evaluate import _WarmingPool
+    gate = threading.Event()
+
+    def factory() -> ProcessPoolExecutor:
+        gate.wait(30)  # the pool "starts" only when the test lets it
+        return ProcessPoolExecutor(max_workers=1)
+
+    pool = _WarmingPool(factory)
+    try:
+        early = [pool.submit(_square, k) for k in range(3)]
+        assert all(f.done() for f in early)               # computed here, not waiting
+        gate.set()
+        assert pool.worker_pids()                          # waits until a worker answered
+        late = [pool.submit(_square, k) for k in range(3, 6)]
+        assert [f.result(timeout=60) for f in early + late] == [k * k for k in range(6)]
+    finally:
+        pool.shutdown()
+
+
+def test_warming_pool_that_cannot_start_computes_everything_here(capsys) -> None:
+    from dsnbench.evaluate import _WarmingPool
+
+    def factory():
+        raise OSError("no processes here")
+
+    pool = _WarmingPool(factory)
+    pool.shutdown()  # joins the start thread
+    assert pool.submit(_square, 7).result() == 49
+    assert "metric workers did not start (OSError: no processes here)" in capsys.readouterr().err
