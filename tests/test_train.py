@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from dsnbench.errors import UserError
 from dsnbench.metrics.functional import si_snr
 from dsnbench.testing import speechlike
 from dsnbench.train import data as tdata
@@ -120,6 +121,23 @@ def test_training_data_is_deterministic_and_split_by_speaker(data_root: Path) ->
     assert torch.allclose(a.mix[clean], a.sources[clean].sum(1), atol=1e-6)
     v = tdata.validation_set(va)
     assert v.mix.shape == (2, 4000) and torch.equal(v.mix, tdata.validation_set(va).mix)
+
+
+def test_negative_overlap_leaves_a_silent_gap_between_the_speakers(data_root: Path) -> None:
+    """overlap_range below 0: partial examples have a stretch where both sources are silent
+    (so the gate stage sees silence segments), one speaker before it, the other after it."""
+    cfg = tdata.DataConfig(root=str(data_root), crop_s=0.5, batch_size=1, p_partial=1.0, p_noisy=0.0,
+                           overlap_range=(-0.5, -0.5))
+    src = tdata.LibriMixSource(cfg, "train")
+    n = 4000
+    mix, sources, _ = src.example(np.random.default_rng(1), n)
+    active = int(round(n / 2.5))                    # each span; the gap is n - 2 * active
+    both_silent = np.all(sources == 0, axis=0)
+    assert both_silent[active:n - active].all() and (n - 2 * active) == 800
+    assert not both_silent[:active].all() and not both_silent[n - active:].all()
+    assert np.all(mix[active:n - active] == 0)
+    with pytest.raises(UserError, match="overlap_range"):
+        tdata.DataConfig.from_dict({"overlap_range": [-1.5, 1.0]})
 
 
 def test_relative_gain_follows_wsj0_2mix(data_root: Path) -> None:

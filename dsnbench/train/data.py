@@ -46,6 +46,9 @@ class DataConfig:
     p_noisy: float = 0.5
     #: share of examples whose two speakers only partly overlap (one shifted, both whole)
     p_partial: float = 0.5
+    #: overlap of a partial example as a share of each speaker's span (uniform in the range);
+    #: a negative value -g leaves a silent gap of g times a span between the two speakers, so
+    #: the example has silence, one-speaker and (for g < 0 only) no overlap segments
     overlap_range: tuple[float, float] = (0.2, 1.0)
     #: share of noisy examples whose noise also carries babble of other training speakers
     p_babble: float = 0.5
@@ -72,7 +75,11 @@ class DataConfig:
         if bad:
             raise UserError(f"data: unknown key(s) {', '.join(bad)} (known: {', '.join(sorted(known))})")
         d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-        return cls(**d)
+        out = cls(**d)
+        lo, hi = out.overlap_range
+        if not -1.0 <= lo <= hi <= 1.0:
+            raise UserError(f"data.overlap_range must satisfy -1 <= low <= high <= 1, got {list(out.overlap_range)}")
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
