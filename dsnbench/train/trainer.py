@@ -67,10 +67,6 @@ def build_model(cfg: TrainConfig, base_dir: Path) -> DualPathDSN:
                 bound = 1.0 / math.sqrt(p.shape[-1]) if p.dim() > 1 else 0.05
                 p.copy_(torch.empty_like(p).uniform_(-bound, bound, generator=g))
         with torch.no_grad():
-            # every chunk starts with the same logits (the widest favoured by start_wide): the
-            # output layer's weights start at zero, so what differs between chunks is learned
-            # from the losses, not left over from a random start
-            model.gate.logits.weight.zero_()
             model.gate.logits.bias[-1] += cfg.gate.start_wide
         return model
     model = DualPathDSN(model_config(cfg))
