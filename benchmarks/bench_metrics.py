@@ -29,11 +29,11 @@ output order of the sources swapped on every other utterance so that PIT has wor
     process (the run loop has it loaded for the models already). (b) also computes what (a)
     does not: segment activity labels and segmental SI-SNR for segments.parquet.
 
-Where (b)'s time goes, per model-utterance (4 s, 8 kHz, idle machine): PESQ ~57 ms of worker
-time for the two aligned pairs (the pesq package's C code; nothing to share between calls),
-STOI+ESTOI ~12 ms (the clean reference's half, about half of the work, is computed once per
-reference and cached in each worker: :mod:`dsnbench.metrics.intelligibility`), SDR ~4 ms,
-SI-SNR with the segmental values ~2 ms, plus the mixture's metrics once per utterance.
+Where (b)'s time goes, per model-utterance (4 s, 8 kHz, idle machine, worker CPU): PESQ
+~55 ms for the two aligned pairs (the pesq package's C code; nothing to share between calls),
+STOI+ESTOI ~15 ms (the clean reference's half, about half of the work, is computed once per
+reference and cached in each worker: :mod:`dsnbench.metrics.intelligibility`), SDR ~5 ms,
+SI-SNR with the segmental values ~3 ms, plus the mixture's metrics once per utterance.
 
 Prints the load average before and after, both wall-clock times, their ratio (target: (b) at
 least 8x faster), the CPU seconds of each (for (b): main process, forkserver and workers, read
