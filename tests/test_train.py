@@ -243,6 +243,26 @@ def test_resume_continues_at_the_same_step_with_the_same_result(data_root: Path,
     assert straight.final_val["si_snri"] == resumed.final_val["si_snri"]
 
 
+def test_provenance_names_the_code_that_started_the_training(data_root: Path, tmp_path: Path,
+                                                            monkeypatch) -> None:
+    """The checkpoint's code_version is the one at the first start (kept across a resume); a
+    different one at export time is recorded beside it, not in its place."""
+    from dsnbench.models.checkpoint import read_header
+    from dsnbench.train import trainer
+    versions = iter([{"dsnbench": "x", "git_commit": "a" * 40, "git_dirty": True},    # first start
+                     {"dsnbench": "x", "git_commit": "b" * 40, "git_dirty": False},   # resume
+                     {"dsnbench": "x", "git_commit": "b" * 40, "git_dirty": False}])  # export
+    monkeypatch.setattr(trainer, "code_version", lambda: next(versions))
+    cfg = tiny_config(data_root, "static", steps=2, steps_per_epoch=1)
+    quiet = dict(progress=False, log=lambda m: None)
+    train(cfg, tmp_path / "r", stop_after=1, **quiet)
+    done = train(cfg, tmp_path / "r", resume=True, **quiet)
+    assert done.steps == 2
+    prov = read_header(tmp_path / "r" / "tiny-static.safetensors")["provenance"]
+    assert prov["code_version"]["git_commit"] == "a" * 40 and prov["code_version"]["git_dirty"] is True
+    assert prov["code_version_at_export"]["git_commit"] == "b" * 40
+
+
 def test_cli_trains_exports_and_refuses_to_overwrite(data_root: Path, tmp_path: Path, capsys) -> None:
     import yaml
     from dsnbench.cli import main

@@ -76,18 +76,22 @@ class Checkpoint:
 
 # --------------------------------------------------------------------------- saving
 def code_version() -> dict[str, Any]:
-    """dsnbench version and the git commit of the working tree (None outside a checkout)."""
+    """dsnbench version, the git commit of the checkout and whether tracked files differ from
+    it (``git_dirty``); the git fields are None outside a checkout."""
     from .. import __version__
-    commit = None
+    commit = dirty = None
     try:
         root = Path(__file__).resolve().parents[2]
         res = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
                              text=True, timeout=10)
         if res.returncode == 0:
             commit = res.stdout.strip()
+            st = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10)
+            dirty = bool(st.stdout.strip()) if st.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
-        commit = None
-    return {"dsnbench": __version__, "git_commit": commit}
+        commit = dirty = None
+    return {"dsnbench": __version__, "git_commit": commit, "git_dirty": dirty}
 
 
 def save_checkpoint(path: str | os.PathLike, model: DualPathDSN, family: str,

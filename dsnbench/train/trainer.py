@@ -27,6 +27,7 @@ import yaml
 
 from ..errors import UserError
 from ..models.dualpath import DSNConfig, DualPathDSN
+from ..models.checkpoint import code_version
 from . import checkpoints as ckpt
 from .config import TrainConfig
 from .data import Batch, TrainStream, make_source, validation_set
@@ -333,6 +334,9 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
     val = Batch(val.mix.to(device), val.sources.to(device), val.noisy)
     opt, base_lrs = make_optimizer(cfg, model)
     step, rows, elapsed = 0, [], 0.0
+    # the code that trains is the code at the start (a resumed run keeps the first start's):
+    # HEAD at export time may be later commits that never touched these weights
+    started_with = code_version()
     if resume and state_path.exists():
         state = torch.load(state_path, weights_only=True, map_location=device)
         if state["config_hash"] != cfg.hash():
@@ -341,6 +345,8 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step, rows, elapsed = int(state["step"]), list(state["rows"]), float(state["elapsed_s"])
+        if isinstance(state.get("code_version"), dict):
+            started_with = state["code_version"]
         say(f"[{cfg.name}] resumed at step {step}/{cfg.steps}")
 
     bar = None
@@ -391,7 +397,8 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
             row["elapsed_s"] = round(elapsed, 1)
             rows.append(row)
             _atomic_save({"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                          "rows": rows, "elapsed_s": elapsed, "config_hash": cfg.hash()}, state_path)
+                          "rows": rows, "elapsed_s": elapsed, "config_hash": cfg.hash(),
+                          "code_version": started_with}, state_path)
             _write_log(rows, out_dir / LOG_FILE)
             say(f"[{cfg.name}] epoch {row['epoch']} step {step}/{cfg.steps} loss {row['loss']:.3f} "
                 f"val SI-SNRi {row['val_si_snri']:.2f} dB (clean {row['val_si_snri_clean']:.2f}, "
@@ -414,6 +421,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
         operating_points = choose_operating_points(model, val)
     provenance = {
         "trained_by": "dsnbench train",
+        "code_version": started_with,
         "name": cfg.name, "stage": cfg.stage, "steps": cfg.steps, "seed": cfg.seed,
         "training_config": cfg.to_dict(), "config_hash": cfg.hash(),
         "train_seconds": round(elapsed, 1),
@@ -445,6 +453,9 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
                               "init": cfg.gate.init}
     final_path = out_dir / f"{cfg.name}{ckpt.SUFFIX}"
     model = model.cpu()
+    at_export = code_version()
+    if at_export != started_with:
+        provenance["code_version_at_export"] = at_export
     ckpt.save_model(model, final_path, provenance,
                     [b for b, _ in operating_points] if operating_points else None)
     _write_log(rows, out_dir / LOG_FILE)
