@@ -88,12 +88,9 @@ def _overlap_add(frames: np.ndarray, hop: int) -> np.ndarray:
 
 def _band_envelopes(x: np.ndarray, obm: np.ndarray) -> np.ndarray:
     """1/3-octave band magnitudes per STFT frame. Shape: ``[T]`` -> ``[15, n_frames]``."""
-    hop = N_FRAME // 2
-    n_frames = _frame_starts(len(x), hop)
-    if n_frames < 1:
+    if _frame_starts(len(x), N_FRAME // 2) < 1:
         return np.zeros((obm.shape[0], 0))
-    frames = sliding_window_view(x, N_FRAME)[::hop][:n_frames] * _window()
-    spec = np.fft.rfft(frames, n=NFFT, axis=1)  # [n_frames, 257]
+    spec = np.fft.rfft(_frames(x), n=NFFT, axis=1)  # [n_frames, 257]
     power = np.square(spec.real)
     power += np.square(spec.imag)
     return np.sqrt(obm @ power.T)
@@ -143,6 +140,10 @@ class ReferenceSide:
     n_samples: int
     keep: np.ndarray
     tob: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.keep.nbytes + self.tob.nbytes)
 
     def prepared(self) -> "_PreparedReference":
         """The 30-frame segments ``[S, 15, 30]``, their norms over time, STOI's centred and
@@ -230,9 +231,7 @@ class _ReferenceCache:
 
 
 def _nbytes(entry: "ReferenceSide | _PreparedReference") -> int:
-    if isinstance(entry, ReferenceSide):
-        return int(entry.keep.nbytes + entry.tob.nbytes) + 200
-    return entry.nbytes + 200
+    return entry.nbytes + 200  # arrays plus a rough allowance for the objects around them
 
 
 #: 64 MB of compact entries hold ~2500 references of 4 s (every reference of WSJ0-2mix's test
