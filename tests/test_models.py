@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from dsnbench.models.dualpath import DSNConfig, DualPathDSN
 from dsnbench.models.slimmable import (SlimmableTransformerLayer, kept_units, layer_macs_per_token,
@@ -187,6 +188,33 @@ def test_separation_gradient_alone_reaches_gate():
     out = model(torch.randn(1, 300), gate_mode="train")
     out.estimates.pow(2).mean().backward()
     assert model.gate.logits.weight.grad.abs().sum() > 0
+
+
+def test_all_widths_training_path_same_output_and_compares_widths():
+    """all_widths: the estimates equal the chosen-width path exactly, but the separation loss's
+    gradient reaches the straight-through weight of every width, not only the chosen one."""
+    model = tiny()
+    model.train()
+    x = torch.randn(2, 300)
+    grads, outs = {}, {}
+    for all_widths in (False, True):
+        torch.manual_seed(3)                      # same Gumbel draw in both passes
+        out = model(x, gate_mode="train", tau=1.0, all_widths=all_widths)
+        out.gate_probs.retain_grad()
+        out.estimates.pow(2).mean().backward()
+        grads[all_widths] = out.gate_probs.grad.detach().clone()
+        outs[all_widths] = out
+        model.zero_grad()
+    assert torch.equal(outs[False].width_idx, outs[True].width_idx)
+    assert torch.equal(outs[False].estimates.detach(), outs[True].estimates.detach())
+    chosen = F.one_hot(outs[True].width_idx, 4).bool()
+    # chosen path: no gradient on the widths that were not run; all widths: gradient on each
+    assert torch.count_nonzero(grads[False][~chosen]) == 0
+    assert torch.count_nonzero(grads[True][~chosen]) == grads[True][~chosen].numel()
+    # the chosen width's own gradient is the same in both
+    assert torch.allclose(grads[False][chosen], grads[True][chosen], atol=1e-9, rtol=1e-5)
+    with pytest.raises(ValueError, match="gate_mode='train' only"):
+        model(x, all_widths=True)
 
 
 def test_width_and_gate_mode_conflict_and_bad_widths():

@@ -188,9 +188,10 @@ def tiny_supernet(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return out / "tiny-supernet.safetensors"
 
 
-def test_gate_stage_steps_decrease_the_loss(data_root: Path, tiny_supernet: Path) -> None:
+@pytest.mark.parametrize("paths", ["chosen", "all"])
+def test_gate_stage_steps_decrease_the_loss(data_root: Path, tiny_supernet: Path, paths: str) -> None:
     cfg = tiny_config(data_root, "gate", gate={"init": str(tiny_supernet), "lam": 0.5,
-                                               "finetune_lr": 0.003})
+                                               "finetune_lr": 0.003, "paths": paths})
     losses = _overfit(cfg, build_model(cfg, Path.cwd()))
     assert np.mean(losses[-3:]) < np.mean(losses[:3]) - 0.3, losses
 
@@ -207,6 +208,22 @@ def test_complexity_loss_pushes_the_mean_width_down(data_root: Path, tiny_supern
         widths.append(evaluate(model, val, "gate")["mean_width"])
     assert widths[0] >= widths[1] >= widths[2], widths
     assert widths[0] > widths[2] and widths[2] <= 0.3, widths
+
+
+def test_gate_paths_is_checked_and_its_default_keeps_old_config_hashes(data_root: Path,
+                                                                      tiny_supernet: Path) -> None:
+    with pytest.raises(UserError, match="gate.paths must be"):
+        tiny_config(data_root, "gate", gate={"init": str(tiny_supernet), "paths": "some"})
+    plain = tiny_config(data_root, "gate", gate={"init": str(tiny_supernet)})
+    chosen = tiny_config(data_root, "gate", gate={"init": str(tiny_supernet), "paths": "chosen"})
+    every = tiny_config(data_root, "gate", gate={"init": str(tiny_supernet), "paths": "all"})
+    assert plain.hash() == chosen.hash() != every.hash()
+    # a state written before the key existed still resumes: its hash is that of the dict without it
+    import hashlib, json
+    d = plain.to_dict()
+    d.pop("device")
+    d["gate"].pop("paths")
+    assert hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16] == plain.hash()
 
 
 def test_weighted_complexity_loss_spares_hard_segments(data_root: Path, tiny_supernet: Path) -> None:

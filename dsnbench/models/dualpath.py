@@ -283,7 +283,7 @@ class DualPathBlock(nn.Module):
         self.n_widths = len(cfg.widths)
 
     def intra_stage(self, chunks: torch.Tensor, width_idx: torch.Tensor,
-                    st_weights: torch.Tensor | None = None) -> torch.Tensor:
+                    st_weights: torch.Tensor | None = None, all_widths: bool = False) -> torch.Tensor:
         """Run every chunk through the intra layers at its own width.
 
         Chunks are grouped by width; each group goes through the layers at that width only.
@@ -291,10 +291,28 @@ class DualPathBlock(nn.Module):
         straight-through weight of its chosen width (exactly 1 in value), which is how the
         separation loss's gradient reaches the gate.
 
+        ``all_widths`` (gate training only, with ``st_weights``): every chunk runs at every
+        width and the output is ``sum_k st_weights[:, k] * y_k``. The value is still that of the
+        chosen width (the weights are an exact one-hot), but the gradient of each width's weight
+        is ``<dL/dy, y_k>`` for every k, so the gate learns how each width *would* change the
+        loss, not only whether to scale the chosen output. With the chosen width alone, the
+        separation loss cannot tell the gate that another width would be better. Costs one pass
+        per width; it is never used at inference, where the MACs are counted.
+
         Shape: ``chunks`` ``[n, K, d]``; ``width_idx`` ``[n]`` (long); ``st_weights``
         ``[n, n_widths]``; returns ``[n, K, d]``.
         """
         x = chunks + sinusoidal_positions(chunks.shape[1], chunks.shape[2], chunks.device, chunks.dtype)
+        if all_widths:
+            if st_weights is None:
+                raise ValueError("all_widths needs st_weights (it is for gate training)")
+            out = torch.zeros_like(x)
+            for k in range(self.n_widths):
+                y = x
+                for layer in self.intra:
+                    y = layer(y, k)
+                out = out + y * st_weights[:, k].view(-1, 1, 1)
+            return out
         out = torch.zeros_like(x)
         for k in torch.unique(width_idx).tolist():
             rows = torch.nonzero(width_idx == k).squeeze(1)
@@ -320,8 +338,8 @@ class DualPathBlock(nn.Module):
         return z.view(batch, k_frames, s, d).transpose(1, 2).reshape(n, k_frames, d)
 
     def forward(self, chunks: torch.Tensor, width_idx: torch.Tensor, batch: int,
-                st_weights: torch.Tensor | None = None) -> torch.Tensor:
-        return self.inter_stage(self.intra_stage(chunks, width_idx, st_weights), batch)
+                st_weights: torch.Tensor | None = None, all_widths: bool = False) -> torch.Tensor:
+        return self.inter_stage(self.intra_stage(chunks, width_idx, st_weights, all_widths), batch)
 
 
 class InterStack(nn.Module):
@@ -495,7 +513,7 @@ class DualPathDSN(nn.Module):
     def forward(self, mix: torch.Tensor, width: float | None = None,
                 widths: torch.Tensor | None = None, gate_mode: GateMode = "off",
                 beta: float = 0.0, tau: float = 1.0,
-                costs: torch.Tensor | None = None) -> DSNOutput:
+                costs: torch.Tensor | None = None, all_widths: bool = False) -> DSNOutput:
         """Separate a batch of mixtures.
 
         Width per chunk, in order of precedence: ``gate_mode="train"`` (Gumbel-softmax
@@ -505,6 +523,9 @@ class DualPathDSN(nn.Module):
         else the widest. With ``gate_mode="infer"`` and ``width``/``widths`` the gate still runs
         (its logits are returned) but the given widths are used (forced widths: for MAC proofs
         and gate analysis). ``width``/``widths`` with ``gate_mode="train"`` is an error.
+        ``all_widths`` (only with ``gate_mode="train"``): every chunk also runs at the widths it
+        did not choose, so the separation loss's gradient compares the widths (see
+        :meth:`DualPathBlock.intra_stage`); the estimates are the same.
 
         Shape: ``mix`` ``[B, T]``; ``widths`` ``[B, S]`` with ``S = self.n_segments(T)``;
         returns :class:`DSNOutput` (``estimates`` ``[B, n_src, T]``).
@@ -516,6 +537,8 @@ class DualPathDSN(nn.Module):
         forced = width is not None or widths is not None
         if gate_mode == "train" and forced:
             raise ValueError("give either gate_mode='train' or width/widths, not both")
+        if all_widths and gate_mode != "train":
+            raise ValueError("all_widths is for gate_mode='train' only")
         cfg = self.config
         batch, n_samples = mix.shape
         n_seg = self.n_segments(n_samples)
@@ -551,7 +574,7 @@ class DualPathDSN(nn.Module):
 
         x = flat
         for block in self.blocks:
-            x = block(x, width_idx.reshape(-1), batch, st_weights)
+            x = block(x, width_idx.reshape(-1), batch, st_weights, all_widths)
         frames_out = self.overlap_add(x.view(batch, n_seg, cfg.chunk_size, cfg.d_model),
                                       masker_input.shape[1])            # [B, L, d]
         masks = self.mask_head(frames_out)                               # [B, n_src, N, L]

@@ -92,6 +92,20 @@ class GateConfig:
     #: towards narrow widths is proportional to its a_s (Adam normalises it away), so easy
     #: segments go narrow first and lambda sets how far the pull reaches.
     optimizer: str = "adam"
+    #: which widths the separation loss's gradient sees: ``chosen`` (the chosen width's
+    #: straight-through weight only: it says whether to scale that output, never whether
+    #: another width would do better) or ``all`` (every chunk also runs at the other widths
+    #: during training, so the gradient compares them; ~n_widths times the intra-chunk cost
+    #: per step, inference unchanged).
+    paths: str = "chosen"
+
+    def __post_init__(self) -> None:
+        if self.paths not in ("chosen", "all"):
+            raise UserError(f"gate.paths must be 'chosen' or 'all', got {self.paths!r}")
+
+
+#: (section, key, default) of config keys added after trainings were started with this code
+_LATER_KEYS = (("gate", "paths", "chosen"),)
 
 
 @dataclass(frozen=True)
@@ -170,4 +184,9 @@ class TrainConfig:
     def hash(self) -> str:
         d = self.to_dict()
         d.pop("device", None)
+        # keys added after trainings started leave the hash alone at their defaults, so those
+        # trainings still resume
+        for section, key, default in _LATER_KEYS:
+            if d[section].get(key) == default:
+                d[section].pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

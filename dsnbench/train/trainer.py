@@ -217,7 +217,7 @@ def train_step(cfg: TrainConfig, model: DualPathDSN, batch: Batch, step: int) ->
     g = cfg.gate
     frac = step / max(1, cfg.steps - 1)
     gumbel_tau = g.gumbel_tau * (g.gumbel_tau_final / g.gumbel_tau) ** frac
-    out = model(batch.mix, gate_mode="train", tau=gumbel_tau)
+    out = model(batch.mix, gate_mode="train", tau=gumbel_tau, all_widths=g.paths == "all")
     pit = pit_si_snr(batch.sources, out.estimates)
     sep = -pit.si_snr.mean()
     quality = None
