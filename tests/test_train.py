@@ -351,3 +351,38 @@ def test_second_phase_starts_from_the_first_phase_weights(data_root: Path, tmp_p
     wrong = tiny_config(data_root, "static", width=1.0, init=str(p1))
     with pytest.raises(UserError, match="architecture differs"):
         build_model(wrong, Path.cwd())
+
+
+def test_width_gain_script_measures_each_chunk_against_the_narrow_baseline(
+        data_root: Path, tiny_supernet: Path, tmp_path: Path, capsys) -> None:
+    """experiments/train/width_gain.py: one gain per chunk, labelled with the benchmark's
+    categories, and a one-chunk gain is exactly the score change of that one forced width."""
+    import importlib.util
+    import yaml
+    spec = importlib.util.spec_from_file_location(
+        "width_gain", Path(__file__).resolve().parents[1] / "experiments" / "train" / "width_gain.py")
+    wg = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wg)
+    cfg = tiny_config(data_root, "gate", gate={"init": str(tiny_supernet)})
+    (tmp_path / "gate.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+    from dsnbench.models.checkpoint import load_checkpoint
+    model = load_checkpoint(tiny_supernet).build_model().eval()
+    val = tdata.validation_set(tdata.LibriMixSource(cfg.data, "val"))
+    mix, src = val.mix[:1], val.sources[:1]
+    with torch.no_grad():
+        gains, all_wide = wg.chunk_gains(model, mix, src)
+        n_seg = model.n_segments(mix.shape[1])
+        assert gains.shape == (n_seg,) and np.isfinite(gains).all()
+        narrow = torch.zeros(1, n_seg, dtype=torch.long)
+        w = narrow.clone()
+        w[0, 1] = 3
+        score = lambda ws: pit_si_snr(src, model(mix, widths=ws).estimates).si_snr.item()
+        assert gains[1] == pytest.approx(score(w) - score(narrow), abs=1e-9)
+        assert all_wide == pytest.approx(score(narrow + 3) - score(narrow), abs=1e-9)
+    wg.main(["--checkpoint", str(tiny_supernet), "--config", str(tmp_path / "gate.yaml"), "--n", "2",
+             "--csv", str(tmp_path / "g.csv")])
+    out = capsys.readouterr().out
+    assert "all chunks widened at once" in out
+    import pandas as pd
+    table = pd.read_csv(tmp_path / "g.csv")
+    assert len(table) == 2 * n_seg and set(table["category"]) <= {"silence", "one", "overlap"}
