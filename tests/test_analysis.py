@@ -145,6 +145,38 @@ def test_gap_table_has_every_curve_against_static(demo_entries):
     assert ((ds["mean_gap"] * (ds["hi"] - ds["lo"]) - ds["area"]).abs() < 1e-9).all()
 
 
+def test_point_gaps_against_the_static_front():
+    """Static front (1, 1) -> (2, 3); (1.5, 0.5) is dominated and not part of it."""
+    e = pd.DataFrame([
+        {"dataset": "d", "label": "s1", "family": "static", "curve": "static", "gmacs": 1.0, "m": 1.0},
+        {"dataset": "d", "label": "s2", "family": "static", "curve": "static", "gmacs": 2.0, "m": 3.0},
+        {"dataset": "d", "label": "s3", "family": "static", "curve": "static", "gmacs": 1.5, "m": 0.5},
+        {"dataset": "d", "label": "a", "family": "dsn", "curve": "dsn", "gmacs": 1.5, "m": 2.5},
+        {"dataset": "d", "label": "b", "family": "slim", "curve": "slim", "gmacs": 1.25, "m": 1.0},
+        {"dataset": "d", "label": "c", "family": "dsn", "curve": "dsn", "gmacs": 2.5, "m": 9.0},
+        {"dataset": "d", "label": "o", "family": "oracle", "curve": "oracle", "gmacs": 0.0, "m": 0.0},
+    ])
+    g = pareto.point_gaps(e, "m").set_index("label")
+    assert list(g.index) == ["a", "b", "c"]                 # oracle and the reference left out
+    assert g.loc["a", "reference_at_cost"] == pytest.approx(2.0) and g.loc["a", "gap"] == pytest.approx(0.5)
+    assert g.loc["b", "gap"] == pytest.approx(-0.5)
+    assert math.isnan(g.loc["c", "gap"])                    # beyond the front: not extrapolated
+    low = pareto.point_gaps(e.assign(m=-e["m"]), "m", higher_is_better=False).set_index("label")
+    assert low.loc["a", "gap"] == pytest.approx(0.5)        # positive still means better
+    no_static = pareto.point_gaps(e[e["family"] != "static"], "m")
+    assert set(no_static["reference"]) == {"slim"} and list(no_static["label"]) == ["a", "c"]
+    assert pareto.point_gaps(e[e["family"].isin(["dsn", "oracle"])], "m").empty
+
+
+def test_table_cli_prints_point_gaps(demo_run, capsys):
+    assert main(["table", str(demo_run), "--gaps", "--dataset", "demo-2mix-ov100", "--metrics", "si_snri"]) == 0
+    out = capsys.readouterr().out
+    assert "against the static curve" in out and "| gap |" in out
+    block = out.split("against the static curve")[1]
+    assert re.search(r"\| [+-]\d+\.\d\d \|", block)
+    assert main(["table", str(demo_run), "--gaps", "--format", "latex"]) == 2
+
+
 # -- gates ------------------------------------------------------------------------------
 
 def test_width_share_by_category(demo):
@@ -296,6 +328,7 @@ def test_report_is_self_contained(demo_run, tmp_path):
         assert info["manifest_hash"] in html
     assert summary["config_hash"] in html and "Synthetic demo data" in html
     assert "Failed metrics" in html and "Mean gap at equal compute" in html
+    assert "Each point against the reference curve" in html
 
 
 def test_bad_run_folder_is_one_line_error(tmp_path, capsys):

@@ -8,6 +8,9 @@ Conventions:
   as costly and at least as good, and strictly better in one of the two.
 - A family's *curve* is its Pareto front sorted by cost, joined by straight lines
   (piecewise-linear interpolation in linear GMAC/s).
+- :func:`point_gaps` places single points against a reference curve: the gap of a point at
+  cost ``c`` is its quality minus the curve's interpolated quality at ``c`` (same sign rule as
+  below), NaN when ``c`` lies outside the curve's cost range (nothing is extrapolated).
 - :func:`curve_gap` compares two curves at equal cost: on the overlap of their cost ranges
   ``[lo, hi]`` it integrates ``qa(c) - qb(c)`` exactly (the difference of two piecewise-linear
   functions is linear between the union of their break points, so the trapezoid rule on that
@@ -133,8 +136,8 @@ def gap_table(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: 
         dsn = d[d["family"] == "dsn"]
         if dsn["curve"].nunique() > 1:
             fronts["dsn (all)"] = front(dsn["gmacs"].to_numpy(float), dsn[metric].to_numpy(float), higher_is_better)
-        ref = reference or ("static" if "static" in fronts else ("slim" if "slim" in fronts else None))
-        if ref is None or ref not in fronts:
+        ref = _reference_name(fronts, reference)
+        if ref is None:
             continue
         for name, curve in fronts.items():
             if name == ref:
@@ -143,3 +146,38 @@ def gap_table(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: 
             rows.append({"dataset": dataset, "curve": name, "reference": ref, "mean_gap": gap.mean_gap,
                          "area": gap.area, "lo": gap.lo, "hi": gap.hi})
     return pd.DataFrame(rows, columns=["dataset", "curve", "reference", "mean_gap", "area", "lo", "hi"])
+
+
+def _reference_name(fronts: dict, reference: str | None) -> str | None:
+    if reference:
+        return reference if reference in fronts else None
+    return "static" if "static" in fronts else ("slim" if "slim" in fronts else None)
+
+
+def point_gaps(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: bool = True,
+               reference: str | None = None) -> pd.DataFrame:
+    """Every non-reference, non-oracle point against the reference family's curve, per dataset.
+
+    ``reference`` defaults as in :func:`gap_table` (``static``, else ``slim``). ``gap`` is the
+    point's quality minus the reference curve's (piecewise linear in GMAC/s) at the point's
+    cost, positive = the point is better; NaN outside the curve's cost range.
+    Columns: dataset, label, family, gmacs, <metric>, reference, reference_at_cost, gap.
+    """
+    cols = ["dataset", "label", "family", "gmacs", metric, "reference", "reference_at_cost", "gap"]
+    rows = []
+    sign = 1.0 if higher_is_better else -1.0
+    for dataset, d in entries.groupby("dataset", sort=True):
+        d = d[np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float))]
+        fronts = family_fronts(d, metric, higher_is_better, by="family")
+        ref = _reference_name(fronts, reference)
+        if ref is None:
+            continue
+        rc, rq = fronts[ref]
+        for _, r in d[(d["family"] != ref) & (d["family"] != "oracle")].iterrows():
+            c = float(r["gmacs"])
+            inside = rc[0] <= c <= rc[-1]
+            at = float(np.interp(c, rc, rq)) if inside else math.nan
+            rows.append({"dataset": dataset, "label": r["label"], "family": r["family"], "gmacs": c,
+                         metric: float(r[metric]), "reference": ref, "reference_at_cost": at,
+                         "gap": sign * (float(r[metric]) - at) if inside else math.nan})
+    return pd.DataFrame(rows, columns=cols)

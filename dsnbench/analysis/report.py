@@ -21,7 +21,7 @@ from ..results import RunTables
 from . import gates as gates_mod
 from .collect import entries_frame, metric_label, metrics_meta, require_metric, run_label
 from .figures import gate_figures, overlap_noise_figure, overlap_noise_tables, pareto_figures
-from .pareto import gap_table
+from .pareto import gap_table, point_gaps
 from .tables import html_table
 
 _CSS = """
@@ -173,6 +173,13 @@ def build_report(runs: Sequence[RunTables], metric: str = "si_snri", utt_ids: Se
     if not gaps.empty:
         gaps = gaps.rename(columns={"mean_gap": "mean gap", "lo": "from GMAC/s", "hi": "to GMAC/s"})
         body += ["<h3>Mean gap at equal compute</h3>", _frame_html(gaps)]
+    points = point_gaps(entries.dropna(subset=[metric]), metric, hib)
+    if not points.empty:
+        points = points.rename(columns={"reference_at_cost": "reference curve at that cost"})
+        body += ["<h3>Each point against the reference curve</h3>",
+                 "<p class=\"note\">The reference curve's quality at the point's GMAC/s (linear between its "
+                 "Pareto points; empty outside its range); gap &gt; 0: the point is above it.</p>",
+                 _frame_html(points)]
     # gates
     body.append("<h2>Gate decisions</h2>")
     any_gate = False

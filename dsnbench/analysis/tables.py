@@ -126,6 +126,21 @@ def markdown_table(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]
     return "\n".join(lines) + "\n"
 
 
+def gaps_markdown(gaps: pd.DataFrame, metric: str, header: str) -> str:
+    """Markdown block of :func:`dsnbench.analysis.pareto.point_gaps`, one block per dataset."""
+    lines = []
+    for ds, d in gaps.groupby("dataset", sort=True):
+        ref = d["reference"].iloc[0]
+        lines += [f"**{ds}**: against the {ref} curve", "",
+                  f"| Point | GMAC/s | {header} | {ref} curve at that cost | gap |", "|:---|---:|---:|---:|---:|"]
+        for _, r in d.iterrows():
+            at = "outside its range" if not _finite(r["reference_at_cost"]) else f"{r['reference_at_cost']:.2f}"
+            gap = "" if not _finite(r["gap"]) else f"{r['gap']:+.2f}"
+            lines.append(f"| {r['label']} | {r['gmacs']:.3f} | {r[metric]:.2f} | {at} | {gap} |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
 def _legend(intervals: str) -> str:
     if intervals == "brackets":
         return "Mean [bootstrap 95 % interval]; best per dataset in bold (oracles excluded)."

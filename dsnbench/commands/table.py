@@ -7,6 +7,7 @@ EPILOG = """examples:
   dsnbench table runs/mini                              # Markdown, one block per dataset
   dsnbench table runs/static runs/dsn --format latex > table.tex
   dsnbench table runs/mini --metrics si_snri,sdri,pesq,stoi,estoi --intervals brackets
+  dsnbench table runs/mini --gaps                       # + each point against the static curve
 """
 
 
@@ -22,6 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--intervals", choices=("pm", "brackets", "none"), default="pm",
                    help="pm: mean ± half the 95 %% interval (default); brackets: mean [lo, hi]; none")
     p.add_argument("--dataset", action="append", default=None, help="only this dataset (repeatable)")
+    p.add_argument("--gaps", action="store_true",
+                   help="also print every slim/DSN point against the static networks' curve (Pareto front, "
+                        "piecewise linear in GMAC/s) at the same cost, for the first metric (Markdown only)")
     p.add_argument("--out", default=None, metavar="FILE", help="write to FILE instead of printing")
     p.set_defaults(func=run)
 
@@ -41,6 +45,15 @@ def run(args: argparse.Namespace) -> int:
         entries = entries[entries["dataset"].isin(args.dataset)]
     cols = columns_for([m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None)
     text = (latex_table if args.format == "latex" else markdown_table)(entries, cols, args.intervals)
+    if args.gaps:
+        if args.format != "md":
+            raise UserError("--gaps prints Markdown only (leave out --format latex)")
+        from ..analysis.pareto import point_gaps
+        from ..analysis.tables import gaps_markdown
+        key, header, _ = next(c for c in cols if c[0] != "gmacs")
+        gaps = point_gaps(entries.dropna(subset=[key]), key)
+        text += "\nEach point against the reference curve at the same GMAC/s (gap > 0: above it).\n\n"
+        text += gaps_markdown(gaps, key, header) if not gaps.empty else "(no reference curve in these runs)\n"
     if args.out:
         from pathlib import Path
         from ..results import atomic_write_bytes
