@@ -4,7 +4,7 @@
 # Re-running the same command after an interruption resumes every unfinished training from
 # its last epoch (dsnbench train --resume) and re-exports the finished ones (no retraining).
 # Output folder per config file: runs/train/<config stem>. Order used for the bundled models:
-#   lane 1: mini-supernet, mini-supernet-phase2, then mini-dsn-l0.1, -l0.25, -l0.5, -l1
+#   lane 1: mini-supernet, mini-supernet-phase2, then mini-dsn-l1, -l1.5, -l2, -l3
 #   lane 2: mini-static-1.0 ... mini-static-0.25, then their -phase2 configs
 set -u
 logdir=$1; shift
