@@ -175,6 +175,10 @@ def test_table_cli_prints_point_gaps(demo_run, capsys):
     block = out.split("against the static curve")[1]
     assert re.search(r"\| [+-]\d+\.\d\d \|", block)
     assert main(["table", str(demo_run), "--gaps", "--format", "latex"]) == 2
+    assert main(["table", str(demo_run), "--gaps", "--reference", "slim", "--dataset", "demo-2mix-ov100"]) == 0
+    out = capsys.readouterr().out
+    assert "against the slim curve" in out and "| static w=" in out
+    assert main(["table", str(demo_run), "--gaps", "--reference", "nope"]) == 2
 
 
 # -- gates ------------------------------------------------------------------------------

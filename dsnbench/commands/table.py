@@ -8,6 +8,7 @@ EPILOG = """examples:
   dsnbench table runs/static runs/dsn --format latex > table.tex
   dsnbench table runs/mini --metrics si_snri,sdri,pesq,stoi,estoi --intervals brackets
   dsnbench table runs/mini --gaps                       # + each point against the static curve
+  dsnbench table runs/mini --gaps --reference slim      # ... against the supernet's fixed widths
 """
 
 
@@ -26,6 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gaps", action="store_true",
                    help="also print every slim/DSN point against the static networks' curve (Pareto front, "
                         "piecewise linear in GMAC/s) at the same cost, for the first metric (Markdown only)")
+    p.add_argument("--reference", default=None, metavar="FAMILY",
+                   help="with --gaps: the family whose curve the points are placed against (static, slim, dsn; "
+                        "default static, else slim)")
     p.add_argument("--out", default=None, metavar="FILE", help="write to FILE instead of printing")
     p.set_defaults(func=run)
 
@@ -51,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
         from ..analysis.pareto import point_gaps
         from ..analysis.tables import gaps_markdown
         key, header, _ = next(c for c in cols if c[0] != "gmacs")
-        gaps = point_gaps(entries.dropna(subset=[key]), key)
+        if args.reference and args.reference not in set(entries["family"]):
+            raise UserError(f"--reference {args.reference!r} is not a family in these runs "
+                            f"(they have: {', '.join(sorted(set(entries['family'])))})")
+        gaps = point_gaps(entries.dropna(subset=[key]), key, reference=args.reference)
         text += "\nEach point against the reference curve at the same GMAC/s (gap > 0: above it).\n\n"
         text += gaps_markdown(gaps, key, header) if not gaps.empty else "(no reference curve in these runs)\n"
     if args.out:
