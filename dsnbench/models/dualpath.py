@@ -308,21 +308,22 @@ class DualPathBlock(nn.Module):
                 raise ValueError("all_widths needs st_weights (it is for gate training)")
             out = torch.zeros_like(x)
             for k in range(self.n_widths):
-                y = x
-                for layer in self.intra:
-                    y = layer(y, k)
-                out = out + y * st_weights[:, k].view(-1, 1, 1)
+                out = out + self._intra_at(x, k) * st_weights[:, k].view(-1, 1, 1)
             return out
         out = torch.zeros_like(x)
         for k in torch.unique(width_idx).tolist():
             rows = torch.nonzero(width_idx == k).squeeze(1)
-            y = x.index_select(0, rows)
-            for layer in self.intra:
-                y = layer(y, k)
+            y = self._intra_at(x.index_select(0, rows), k)
             if st_weights is not None:
                 y = y * st_weights.index_select(0, rows)[:, k].view(-1, 1, 1)
             out = out.index_copy(0, rows, y)
         return out
+
+    def _intra_at(self, y: torch.Tensor, k: int) -> torch.Tensor:
+        """The intra layers at width index ``k``. Shape: ``[n, K, d]`` -> same."""
+        for layer in self.intra:
+            y = layer(y, k)
+        return y
 
     def inter_stage(self, chunks: torch.Tensor, batch: int) -> torch.Tensor:
         """Full-width layers across chunks, for each frame position in a chunk.
