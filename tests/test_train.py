@@ -223,6 +223,7 @@ def test_gate_paths_is_checked_and_its_default_keeps_old_config_hashes(data_root
     d = plain.to_dict()
     d.pop("device")
     d["gate"].pop("paths")
+    d.pop("average_last")                  # a later key too, at its default
     assert hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16] == plain.hash()
 
 
@@ -299,6 +300,41 @@ def test_cli_trains_exports_and_refuses_to_overwrite(data_root: Path, tmp_path: 
     bad.write_text("name: x\nstage: static\nlearning_rate: 1\n")
     assert main(["train", str(bad)]) == 2
     assert "learning_rate" in capsys.readouterr().err
+
+
+def test_checkpoint_averaging_exports_the_mean_of_the_last_epochs_and_resumes(data_root: Path,
+                                                                              tmp_path: Path) -> None:
+    """average_last: 2 of 3 epochs exports (w_epoch2 + w_epoch3) / 2, validated as such; a
+    training stopped inside the averaged epochs resumes to the same bytes; 0 keeps old hashes."""
+    from dsnbench.models.checkpoint import load_checkpoint, read_header
+    quiet = dict(progress=False, log=lambda m: None)
+    cfg = tiny_config(data_root, "static", steps=6, steps_per_epoch=2, average_last=2)
+    assert tiny_config(data_root, "static").hash() == tiny_config(data_root, "static", average_last=0).hash()
+    assert cfg.hash() != tiny_config(data_root, "static", steps=6, steps_per_epoch=2).hash()
+    with pytest.raises(UserError, match="average_last"):
+        tiny_config(data_root, "static", steps=6, steps_per_epoch=2, average_last=4)
+    straight = train(cfg, tmp_path / "a", **quiet)
+    train(cfg, tmp_path / "b", stop_after=4, **quiet)
+    w4 = _final_state(tmp_path / "b")["model"]
+    train(cfg, tmp_path / "b", resume=True, **quiet)
+    w6 = _final_state(tmp_path / "b")["model"]
+    a = load_checkpoint(tmp_path / "a" / "tiny-static.safetensors").state_dict
+    b = load_checkpoint(tmp_path / "b" / "tiny-static.safetensors").state_dict
+    changed = 0
+    for k, v in a.items():
+        assert torch.equal(v, b[k]), k
+        mean = ((w4[k].double() + w6[k].double()) / 2).to(v.dtype)
+        assert torch.allclose(v, mean, atol=1e-7), k
+        changed += int(not torch.equal(v, w6[k]))
+    assert changed > 0                      # the export is not simply the last weights
+    prov = read_header(tmp_path / "a" / "tiny-static.safetensors")["provenance"]
+    assert prov["averaged"]["epochs"] == 2
+    model = build_model(tiny_config(data_root, "static"), Path.cwd())
+    model.load_state_dict(a)
+    val = tdata.validation_set(tdata.LibriMixSource(cfg.data, "val"))
+    assert evaluate(model, val, "static")["mean"] == pytest.approx(prov["val_si_snri"], abs=1e-6)
+    assert straight.rows[-1]["epoch"] == "avg2" and len(straight.rows) == 4
+    assert straight.rows[-1]["val_si_snri"] == pytest.approx(prov["val_si_snri"], abs=1e-5)
 
 
 def test_paper_scale_sources_read_the_published_training_layouts(tmp_path: Path, monkeypatch) -> None:

@@ -8,10 +8,11 @@ EPILOG = """\
 examples:
   dsnbench train experiments/train/mini-static-0.5.yaml            (-> runs/train/static-0.5/)
   dsnbench train experiments/train/mini-supernet.yaml --resume     (continue from its last epoch)
-  dsnbench train experiments/train/mini-dsn-l0.5.yaml --out /tmp/dsn --steps 20
+  dsnbench train experiments/train/mini-dsn-l2.yaml --out /tmp/dsn --steps 20
 
 The output folder holds state.pt (resumable state, written every epoch), log.csv (one row per
-epoch: loss, validation SI-SNRi clean/noisy, mean width), config.yaml and <name>.safetensors
+epoch: loss, validation SI-SNRi clean/noisy, mean width; with `average_last: N` one more row,
+`avgN`, for the averaged weights that are exported), config.yaml and <name>.safetensors
 (the final checkpoint with its provenance). A config with `export: DIR` also copies the
 checkpoint to DIR and its config and log to DIR/training/. Stages: static (one width, from
 scratch), supernet (sandwich rule), gate (L_sep + lambda * L_cplx from a supernet checkpoint).

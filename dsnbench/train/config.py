@@ -14,6 +14,8 @@ Layout of the YAML (every key but ``name`` and ``stage`` has a default)::
     supernet: {n_random: 1, distill: 0.0}                   # supernet only
     gate: {init: PATH, lam: 0.5, gamma: 8.0, tau: 2.0, gumbel_tau: 1.0, finetune_lr: 1e-4}
     export: dsnbench/assets/checkpoints   # folder for <name>.pt and training/<name>.{yaml,csv}
+    init: PATH                  # static / supernet: start from these weights (a later phase)
+    average_last: 0             # export the mean weights of the last N epochs (0 = the last)
 """
 from __future__ import annotations
 
@@ -105,7 +107,8 @@ class GateConfig:
 
 
 #: (section, key, default) of config keys added after trainings were started with this code
-_LATER_KEYS = (("gate", "paths", "chosen"),)
+#: (section None: a top-level key)
+_LATER_KEYS = (("gate", "paths", "chosen"), (None, "average_last", 0))
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,10 @@ class TrainConfig:
     init: str = ""
     #: the validation mixtures the exported provenance recomputes quickly (first n of the set)
     n_val_quick: int = 4
+    #: export the mean of the weights at the ends of the last ``average_last`` epochs instead
+    #: of the last weights (checkpoint averaging; 0 = off). Validation, provenance and the
+    #: exported model are all of the average; the log gets one more row for it.
+    average_last: int = 0
     #: cpu, cuda, cuda:N or auto (cuda when available); not part of the config hash, so a
     #: training can be resumed on another device
     device: str = "cpu"
@@ -138,6 +145,10 @@ class TrainConfig:
             raise UserError(f"name must be a non-empty file stem, got {self.name!r}")
         if self.steps <= 0 or self.steps_per_epoch <= 0:
             raise UserError("steps and steps_per_epoch must be positive")
+        n_epochs = -(-self.steps // self.steps_per_epoch)
+        if not 0 <= self.average_last <= n_epochs:
+            raise UserError(f"average_last must be between 0 and the number of epochs ({n_epochs}), "
+                            f"got {self.average_last}")
         if self.stage == "gate" and not self.gate.init:
             raise UserError("a gate stage needs gate.init (the supernet checkpoint to start from)")
 
@@ -187,6 +198,7 @@ class TrainConfig:
         # keys added after trainings started leave the hash alone at their defaults, so those
         # trainings still resume
         for section, key, default in _LATER_KEYS:
-            if d[section].get(key) == default:
-                d[section].pop(key)
+            where = d if section is None else d[section]
+            if where.get(key) == default:
+                where.pop(key)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

@@ -334,6 +334,10 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
     val = Batch(val.mix.to(device), val.sources.to(device), val.noisy)
     opt, base_lrs = make_optimizer(cfg, model)
     step, rows, elapsed = 0, [], 0.0
+    # checkpoint averaging: the sum of the weights at the ends of the last cfg.average_last
+    # epochs (float64, so the order of additions cannot matter at float32) and their count
+    avg: dict[str, Any] | None = None
+    n_epochs = -(-cfg.steps // cfg.steps_per_epoch)
     # the code that trains is the code at the start (a resumed run keeps the first start's):
     # HEAD at export time may be later commits that never touched these weights
     started_with = code_version()
@@ -345,6 +349,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step, rows, elapsed = int(state["step"]), list(state["rows"]), float(state["elapsed_s"])
+        avg = state.get("average")
         if isinstance(state.get("code_version"), dict):
             started_with = state["code_version"]
         say(f"[{cfg.name}] resumed at step {step}/{cfg.steps}")
@@ -396,9 +401,11 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
             t0 = time.time()
             row["elapsed_s"] = round(elapsed, 1)
             rows.append(row)
+            if cfg.average_last and len(rows) > n_epochs - cfg.average_last:
+                avg = _accumulate(avg, model)
             _atomic_save({"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
                           "rows": rows, "elapsed_s": elapsed, "config_hash": cfg.hash(),
-                          "code_version": started_with}, state_path)
+                          "code_version": started_with, "average": avg}, state_path)
             _write_log(rows, out_dir / LOG_FILE)
             say(f"[{cfg.name}] epoch {row['epoch']} step {step}/{cfg.steps} loss {row['loss']:.3f} "
                 f"val SI-SNRi {row['val_si_snri']:.2f} dB (clean {row['val_si_snri_clean']:.2f}, "
@@ -410,7 +417,19 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
                 return TrainResult(out_dir, step, rows, v, None)
     if bar is not None:
         bar.close()
+    averaged = None
+    if cfg.average_last:
+        last = evaluate(model, val, cfg.stage)
+        _load_average(model, avg)
+        averaged = {"epochs": int(avg["n"]), "last_epoch_val_si_snri": last["mean"]}
     final = evaluate(model, val, cfg.stage)
+    if averaged is not None:
+        rows.append({"epoch": f"avg{int(avg['n'])}", "step": step, "val_si_snri": round(final["mean"], 5),
+                     "val_si_snri_clean": round(final["clean"], 5),
+                     "val_si_snri_noisy": round(final["noisy"], 5),
+                     "mean_width": round(final["mean_width"], 5)})
+        say(f"[{cfg.name}] mean of the last {int(avg['n'])} epochs' weights: val SI-SNRi "
+            f"{final['mean']:.2f} dB (last epoch {last['mean']:.2f})")
     quick = evaluate(model, _head(val, cfg.n_val_quick), cfg.stage)
     per_width = {}
     if cfg.stage == "supernet":
@@ -430,6 +449,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
                  "n_train_speakers": len(getattr(train_src, "speakers", [])),
                  "n_val_speakers": len(getattr(val_src, "speakers", [])),
                  "speakers": "LibriSpeech train-clean-100 only" if cfg.data.source == "librispeech-mix" else None},
+        **({"averaged": averaged} if averaged else {}),
         "val_si_snr": final["si_snr"],
         "val_si_snri": final["mean"],
         "validation": {"si_snri": final["mean"], "si_snri_clean": final["clean"],
@@ -468,6 +488,26 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
     say(f"[{cfg.name}] done: {cfg.steps} steps in {elapsed:.0f} s, val SI-SNRi {final['mean']:.2f} dB, "
         f"mean width {final['mean_width']:.3f}")
     return TrainResult(out_dir, step, rows, final, exported)
+
+
+def _accumulate(avg: dict[str, Any] | None, model: torch.nn.Module) -> dict[str, Any]:
+    """Add the model's floating-point weights to the running sum of checkpoint averaging."""
+    if avg is None:
+        avg = {"n": 0, "sum": {k: torch.zeros_like(v, dtype=torch.float64, device="cpu")
+                               for k, v in model.state_dict().items() if v.is_floating_point()}}
+    for k, v in model.state_dict().items():
+        if k in avg["sum"]:
+            avg["sum"][k] += v.detach().to("cpu", torch.float64)
+    avg["n"] += 1
+    return avg
+
+
+def _load_average(model: torch.nn.Module, avg: dict[str, Any]) -> None:
+    """Put the mean of the accumulated weights into the model (other tensors stay as they are)."""
+    state = model.state_dict()
+    for k, total in avg["sum"].items():
+        state[k] = (total / avg["n"]).to(state[k].dtype)
+    model.load_state_dict(state)
 
 
 BETA_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0)
