@@ -113,3 +113,63 @@ def test_wham_noise_level_measures_back():
     assert snr == pytest.approx(w.snr_db, abs=0.05)
     assert np.allclose(w.mix_both, w.s1 + w.s2 + w.noise) and np.allclose(w.mix_single, w.s1 + w.noise)
     assert max(np.abs(w.mix_both).max(), np.abs(w.mix_single).max()) <= 1.0
+
+
+# --------------------------------------------------------------------------- the larger build
+@pytest.fixture(scope="module")
+def large_cache(tmp_path_factory):
+    """One 200-mixture build for the module (about 10 s), in a private cache folder."""
+    if not HAVE_SHARED:
+        pytest.skip("../shared/data not present")
+    from dsnbench.data.mini import ensure_large
+    cache = tmp_path_factory.mktemp("cache")
+    return ensure_large(cache / "mini-large-200")
+
+
+def test_large_sets_extend_the_bundled_ones_with_fresh_speech(large_cache, monkeypatch):
+    from dsnbench.data.mini import N_LARGE
+    monkeypatch.setenv("DSNBENCH_CACHE", str(large_cache.parent))
+    big = load_dataset("mini-2mix-large")
+    small = load_dataset("mini-2mix")
+    assert len(big) == N_LARGE == 200 and big.name == "mini-2mix-large"
+    ids = [u.utt_id for u in big]
+    assert len(set(ids)) == 200
+    assert {u.utt_id for u in small} <= set(ids)
+    for u in small:                     # the bundled mixtures are the first 40 of the larger build
+        for f in ("mix", "s1", "s2"):
+            rel = f"wav8k/min/tt/{f}/{u.utt_id}.wav"
+            assert filecmp.cmp(large_cache / "mini-2mix" / rel, mini_root() / "mini-2mix" / rel, shallow=False)
+    excerpts = set()
+    for u in big:
+        d = u.meta_dict()
+        assert d["s1_speaker"] != d["s2_speaker"]
+        excerpts |= {(d["s1_utterance"], d["s1_start_s"]), (d["s2_utterance"], d["s2_start_s"])}
+        assert 2.0 <= u.duration_s <= 3.5
+    # 400 slots over 100 utterances: reuses start further in, so most excerpts are distinct
+    assert len(excerpts) >= 170 and any(start > 0 for _, start in excerpts)
+    noisy = load_dataset("mini-wham-large", task="sep_noisy")
+    assert [u.utt_id for u in noisy] == ids and noisy.name == "mini-wham-large"
+    assert (large_cache / "README.md").read_text().count("CC BY 4.0") >= 1
+
+
+def test_large_build_is_reused_and_refuses_foreign_folders(large_cache, tmp_path, monkeypatch, capsys):
+    from dsnbench.errors import UserError
+    marker = (large_cache / "BUILD.json").read_text()
+    # a second use reads the build, it does not make it again
+    assert load_dataset("mini-2mix-large", root=str(large_cache)).name == "mini-2mix-large"
+    assert "building" not in capsys.readouterr().err
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(UserError, match="BUILD.json"):
+        load_dataset("mini-2mix-large", root=str(other))
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    (stale / "BUILD.json").write_text(marker.replace('"recipe": ', '"recipe": 1'))
+    with pytest.raises(UserError, match="different build"):
+        load_dataset("mini-wham-large", root=str(stale))
+    monkeypatch.setenv("DSNBENCH_SHARED_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(UserError, match="nowhere.*missing"):
+        load_dataset("mini-2mix-large", root=str(tmp_path / "fresh"))
+    assert not (tmp_path / "fresh").exists()
+    assert main(["ls", "datasets"]) == 0
+    assert "--root optional" in capsys.readouterr().out

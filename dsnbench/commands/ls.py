@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
             spec = e.load()
             extra = f" [{spec.unit}, {'higher' if spec.higher_is_better else 'lower'} is better, tol {spec.tolerance:g}]"
         meta = {k: v for k, v in e.meta.items() if k not in ("needs_root",)}
-        flags = ["needs --root"] if args.what == "datasets" and e.meta.get("needs_root") else []
+        flags = ({True: ["needs --root"], "optional": ["--root optional"]}.get(e.meta.get("needs_root"), [])
+                 if args.what == "datasets" else [])
         parts = flags + [f"{k}: {v}" for k, v in meta.items()]
         meta_txt = ("  (" + ", ".join(parts) + ")") if parts else ""
         print(f"{e.name.ljust(width)}  {e.help}{extra}{meta_txt}")

@@ -30,6 +30,13 @@ DATASETS.register("mini-2mix", "dsnbench.data.layouts:mini_2mix",
 DATASETS.register("mini-wham", "dsnbench.data.layouts:mini_wham",
                   help="bundled: mini-2mix plus real noise at WHAM! levels, WHAM! layout (no --root); --task",
                   needs_root=False)
+DATASETS.register("mini-2mix-large", "dsnbench.data.layouts:mini_2mix_large",
+                  help="200 mixtures of the mini-2mix recipe (first 40 = mini-2mix), built once from ../shared/data "
+                       "into ~/.cache/dsnbench or --root",
+                  needs_root="optional")
+DATASETS.register("mini-wham-large", "dsnbench.data.layouts:mini_wham_large",
+                  help="mini-2mix-large plus real noise at WHAM! levels, built like it; --task",
+                  needs_root="optional")
 
 #: the generic dataset options shared by ``dsnbench run``, ``validate`` and ``data variant``
 DATASET_OPTIONS = ("root", "sample_rate", "mode", "split", "task")
@@ -80,10 +87,11 @@ def load_dataset(name: str, **opts: Any) -> Manifest:
     reader = entry.load()
     params = inspect.signature(reader).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    if entry.meta.get("needs_root", True):
+    needs_root = entry.meta.get("needs_root", True)
+    if needs_root is True:
         if "root" not in opts:
             raise UserError(f"dataset {name!r} needs --root DIR ({entry.help})")
-    elif "root" in opts:
+    elif needs_root is False and "root" in opts:
         raise UserError(f"dataset {name!r} is bundled with dsnbench and takes no --root")
     if not takes_any:
         unknown = sorted(k for k in opts if k not in params)

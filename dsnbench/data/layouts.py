@@ -441,3 +441,25 @@ def mini_wham(task: str = "sep_noisy", sample_rate: int = 8000, mode: str = "min
                            "(rebuild it with scripts/build_mini.py)")
     return wham(root, task, sample_rate, mode, split, problems=problems, name="mini-wham",
                 expected_count=None)
+
+
+def mini_2mix_large(sample_rate: int = 8000, mode: str = "min", split: str = "tt", *,
+                    root: str | Path | None = None, problems: list[str] | None = None) -> Manifest:
+    """The 200-mixture build of the mini-2mix recipe (its first 40 are mini-2mix), made from
+    ``../shared/data`` on first use into ``root`` (default ``~/.cache/dsnbench/mini-large-200``,
+    or under ``$DSNBENCH_CACHE``). For claims the 40 bundled mixtures cannot resolve."""
+    from .mini import ensure_large
+    _mini_checks(sample_rate, mode, split)
+    base = ensure_large(None if root is None else Path(root))
+    return wsj0_2mix(base / "mini-2mix", sample_rate, mode, split, problems=problems, name="mini-2mix-large",
+                     expected_count=None)
+
+
+def mini_wham_large(task: str = "sep_noisy", sample_rate: int = 8000, mode: str = "min", split: str = "tt",
+                    *, root: str | Path | None = None, problems: list[str] | None = None) -> Manifest:
+    """mini-2mix-large plus real noise at WHAM! levels (WHAM! layout); see :func:`mini_2mix_large`."""
+    from .mini import ensure_large
+    _mini_checks(sample_rate, mode, split)
+    base = ensure_large(None if root is None else Path(root))
+    return wham(base / "mini-wham", task, sample_rate, mode, split, problems=problems, name="mini-wham-large",
+                expected_count=None)
