@@ -9,6 +9,7 @@ import itertools
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 import torch
@@ -422,3 +423,38 @@ def test_width_gain_script_measures_each_chunk_against_the_narrow_baseline(
     import pandas as pd
     table = pd.read_csv(tmp_path / "g.csv")
     assert len(table) == 2 * n_seg and set(table["category"]) <= {"silence", "one", "overlap"}
+
+
+def test_gate_widths_script_reports_each_category_of_the_validation_segments(
+        data_root: Path, tiny_supernet: Path, tmp_path: Path, capsys) -> None:
+    """experiments/train/gate_widths.py: every validation segment once per beta, with the width
+    the gate chose for it, and a summary whose means are those of the rows."""
+    import importlib.util
+    import yaml
+    spec = importlib.util.spec_from_file_location(
+        "gate_widths", Path(__file__).resolve().parents[1] / "experiments" / "train" / "gate_widths.py")
+    gw = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gw)
+    cfg = tiny_config(data_root, "gate", steps=2, steps_per_epoch=2, gate={"init": str(tiny_supernet), "lam": 1.0})
+    train(cfg, tmp_path / "g", progress=False, log=lambda m: None)
+    gate = tmp_path / "g" / "tiny-gate.safetensors"
+    (tmp_path / "gate.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+    from dsnbench.models.checkpoint import load_checkpoint
+    model = load_checkpoint(gate).build_model().eval()
+    val = tdata.validation_set(tdata.LibriMixSource(cfg.data, "val"))
+    d = gw.segment_widths(model, val, cfg.data.sample_rate, [0.0, 100.0])
+    n_seg = sum(model.n_segments(val.mix.shape[1]) for _ in range(val.mix.shape[0]))
+    assert len(d) == 2 * n_seg and set(d["width"]) <= set(model.config.reported_widths)
+    with torch.no_grad():
+        first = model(val.mix[:1], gate_mode="infer", beta=0.0).width_idx[0]
+    widths = torch.as_tensor(model.config.reported_widths)[first].tolist()
+    assert d[(d.beta == 0.0) & (d.mixture == 0)]["width"].tolist() == pytest.approx(widths)
+    # a huge beta pushes every segment to the narrowest width
+    assert (d[d.beta == 100.0]["width"] == min(model.config.reported_widths)).all()
+    t = gw.summary(d)
+    for cat in t.columns.intersection(["overlap", "one", "silence"]):
+        want = d[(d.beta == 0.0) & (d.category == cat)]["width"].mean()
+        assert t.loc[(0.0, "all"), cat] == pytest.approx(want)
+    gw.main([str(gate), "--config", str(tmp_path / "gate.yaml"), "--betas", "0", "--csv", str(tmp_path / "w.csv")])
+    assert "tiny-gate.safetensors" in capsys.readouterr().out
+    assert len(pd.read_csv(tmp_path / "w.csv")) == n_seg
