@@ -419,9 +419,9 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
         bar.close()
     averaged = None
     if cfg.average_last:
-        last = evaluate(model, val, cfg.stage)
+        # the last epoch's row was validated at the final step: no need to validate it again
+        averaged = {"epochs": int(avg["n"]), "last_epoch_val_si_snri": rows[-1]["val_si_snri"]}
         _load_average(model, avg)
-        averaged = {"epochs": int(avg["n"]), "last_epoch_val_si_snri": last["mean"]}
     final = evaluate(model, val, cfg.stage)
     if averaged is not None:
         rows.append({"epoch": f"avg{int(avg['n'])}", "step": step, "val_si_snri": round(final["mean"], 5),
@@ -429,7 +429,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
                      "val_si_snri_noisy": round(final["noisy"], 5),
                      "mean_width": round(final["mean_width"], 5)})
         say(f"[{cfg.name}] mean of the last {int(avg['n'])} epochs' weights: val SI-SNRi "
-            f"{final['mean']:.2f} dB (last epoch {last['mean']:.2f})")
+            f"{final['mean']:.2f} dB (last epoch {averaged['last_epoch_val_si_snri']:.2f})")
     quick = evaluate(model, _head(val, cfg.n_val_quick), cfg.stage)
     per_width = {}
     if cfg.stage == "supernet":
