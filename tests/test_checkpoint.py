@@ -206,3 +206,28 @@ def test_safetensors_whose_header_length_starts_like_a_pickle_loads(tmp_path):
     n = struct.unpack("<Q", path.read_bytes()[:8])[0]
     assert n % 256 == 0x80 and json.loads(path.read_bytes()[8:8 + n])["__metadata__"]["pad"]
     assert _container(str(path)) == "safetensors"
+
+
+def test_code_version_names_the_changed_tracked_files(monkeypatch) -> None:
+    """A dirty checkout says which tracked files differ (capped), a clean one adds nothing."""
+    import subprocess
+    from dsnbench.models import checkpoint as ck
+
+    def fake(status: str):
+        def run(cmd, **kw):
+            out = "a" * 40 + "\n" if "rev-parse" in cmd else status
+            return subprocess.CompletedProcess(cmd, 0, stdout=out, stderr="")
+        return run
+
+    monkeypatch.setattr(ck.subprocess, "run", fake(" M dsnbench/assets/checkpoints/static-1.0.safetensors\n"
+                                                   "M  dsnbench/train/trainer.py\n"))
+    v = ck.code_version()
+    assert v["git_commit"] == "a" * 40 and v["git_dirty"] is True
+    assert v["git_dirty_files"] == ["dsnbench/assets/checkpoints/static-1.0.safetensors", "dsnbench/train/trainer.py"]
+    many = "".join(f" M f{i:02d}.py\n" for i in range(ck.DIRTY_FILES_SHOWN + 3))
+    monkeypatch.setattr(ck.subprocess, "run", fake(many))
+    files = ck.code_version()["git_dirty_files"]
+    assert len(files) == ck.DIRTY_FILES_SHOWN + 1 and files[-1] == "... and 3 more" and files[0] == "f00.py"
+    monkeypatch.setattr(ck.subprocess, "run", fake(""))
+    clean = ck.code_version()
+    assert clean["git_dirty"] is False and "git_dirty_files" not in clean

@@ -75,11 +75,19 @@ class Checkpoint:
 
 
 # --------------------------------------------------------------------------- saving
+#: at most this many changed files are named in ``code_version()["git_dirty_files"]``
+DIRTY_FILES_SHOWN = 20
+
+
 def code_version() -> dict[str, Any]:
     """dsnbench version, the git commit of the checkout and whether tracked files differ from
-    it (``git_dirty``); the git fields are None outside a checkout."""
+    it (``git_dirty``); the git fields are None outside a checkout. When dirty, the changed
+    tracked files are named (``git_dirty_files``, the first :data:`DIRTY_FILES_SHOWN` in path
+    order, then ``"... and N more"``), so a reader can tell changed code from, say, the
+    checkpoints an earlier training just exported."""
     from .. import __version__
     commit = dirty = None
+    changed: list[str] = []
     try:
         root = Path(__file__).resolve().parents[2]
         res = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
@@ -88,10 +96,17 @@ def code_version() -> dict[str, Any]:
             commit = res.stdout.strip()
             st = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
                                 capture_output=True, text=True, timeout=10)
-            dirty = bool(st.stdout.strip()) if st.returncode == 0 else None
+            if st.returncode == 0:
+                changed = sorted(line[3:] for line in st.stdout.splitlines() if line.strip())
+                dirty = bool(changed)
     except (OSError, subprocess.SubprocessError):
         commit = dirty = None
-    return {"dsnbench": __version__, "git_commit": commit, "git_dirty": dirty}
+        changed = []
+    out: dict[str, Any] = {"dsnbench": __version__, "git_commit": commit, "git_dirty": dirty}
+    if changed:
+        more = len(changed) - DIRTY_FILES_SHOWN
+        out["git_dirty_files"] = changed[:DIRTY_FILES_SHOWN] + ([f"... and {more} more"] if more > 0 else [])
+    return out
 
 
 def save_checkpoint(path: str | os.PathLike, model: DualPathDSN, family: str,
