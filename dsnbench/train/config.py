@@ -145,12 +145,16 @@ class TrainConfig:
             raise UserError(f"name must be a non-empty file stem, got {self.name!r}")
         if self.steps <= 0 or self.steps_per_epoch <= 0:
             raise UserError("steps and steps_per_epoch must be positive")
-        n_epochs = -(-self.steps // self.steps_per_epoch)
-        if not 0 <= self.average_last <= n_epochs:
-            raise UserError(f"average_last must be between 0 and the number of epochs ({n_epochs}), "
+        if not 0 <= self.average_last <= self.n_epochs:
+            raise UserError(f"average_last must be between 0 and the number of epochs ({self.n_epochs}), "
                             f"got {self.average_last}")
         if self.stage == "gate" and not self.gate.init:
             raise UserError("a gate stage needs gate.init (the supernet checkpoint to start from)")
+
+    @property
+    def n_epochs(self) -> int:
+        """Epochs of the training (the last one may be shorter than ``steps_per_epoch``)."""
+        return -(-self.steps // self.steps_per_epoch)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "config") -> "TrainConfig":

@@ -337,7 +337,6 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
     # checkpoint averaging: the sum of the weights at the ends of the last cfg.average_last
     # epochs (float64, so the order of additions cannot matter at float32) and their count
     avg: dict[str, Any] | None = None
-    n_epochs = -(-cfg.steps // cfg.steps_per_epoch)
     # the code that trains is the code at the start (a resumed run keeps the first start's):
     # HEAD at export time may be later commits that never touched these weights
     started_with = code_version()
@@ -401,7 +400,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
             t0 = time.time()
             row["elapsed_s"] = round(elapsed, 1)
             rows.append(row)
-            if cfg.average_last and len(rows) > n_epochs - cfg.average_last:
+            if cfg.average_last and len(rows) > cfg.n_epochs - cfg.average_last:
                 avg = _accumulate(avg, model)
             _atomic_save({"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
                           "rows": rows, "elapsed_s": elapsed, "config_hash": cfg.hash(),
