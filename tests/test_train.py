@@ -458,3 +458,43 @@ def test_gate_widths_script_reports_each_category_of_the_validation_segments(
     gw.main([str(gate), "--config", str(tmp_path / "gate.yaml"), "--betas", "0", "--csv", str(tmp_path / "w.csv")])
     assert "tiny-gate.safetensors" in capsys.readouterr().out
     assert len(pd.read_csv(tmp_path / "w.csv")) == n_seg
+
+
+def test_pick_seed_script_chooses_by_validation_and_installs_the_choice(
+        data_root: Path, tmp_path: Path, capsys) -> None:
+    """experiments/train/pick_seed.py: per model name the run with the best validation SI-SNRi
+    of its exported weights is chosen (ties to the lower seed), installed as dsnbench train
+    exports it, and runs of different recipes are refused rather than compared."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "pick_seed", Path(__file__).resolve().parents[1] / "experiments" / "train" / "pick_seed.py")
+    ps = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ps)
+    folders = []
+    for seed in (3, 4, 5):
+        cfg = tiny_config(data_root, "static", seed=seed, steps=2, steps_per_epoch=2)
+        train(cfg, tmp_path / f"s{seed}", progress=False, log=lambda m: None)
+        folders.append(tmp_path / f"s{seed}")
+    runs = [ps.read_run(f) for f in folders]
+    vals = [r["val_si_snri"] for r in runs]
+    assert len(set(vals)) == 3  # different data streams give different weights
+    table = ps.choose(list(reversed(runs)))  # argument order does not matter
+    assert table["seed"].tolist() == [3, 4, 5]
+    assert table.loc[table["chosen"], "seed"].tolist() == [3 + vals.index(max(vals))]
+    # a tie goes to the lower seed
+    tied = [dict(r, val_si_snri=1.0) for r in runs]
+    assert ps.choose(tied).loc[lambda t: t["chosen"], "seed"].tolist() == [3]
+    assert ps.main([str(f) for f in folders] + ["--install", str(tmp_path / "bundle")]) == 0
+    out = capsys.readouterr().out
+    assert "<- chosen" in out and "over 3 seeds" in out
+    best = folders[vals.index(max(vals))]
+    installed = tmp_path / "bundle" / "tiny-static.safetensors"
+    assert installed.read_bytes() == (best / "tiny-static.safetensors").read_bytes()
+    assert (tmp_path / "bundle" / "training" / "tiny-static.csv").read_text() == (best / "log.csv").read_text()
+    # another recipe under the same name is not a seed of this one
+    other = tiny_config(data_root, "static", seed=6, steps=2, steps_per_epoch=2, optim={"lr": 0.001})
+    train(other, tmp_path / "lr", progress=False, log=lambda m: None)
+    assert ps.main([str(folders[0]), str(tmp_path / "lr")]) == 2
+    assert "only the seed may differ" in capsys.readouterr().err
+    assert ps.main([str(folders[0]), str(folders[0])]) == 2
+    assert "two runs of tiny-static with seed 3" in capsys.readouterr().err
