@@ -498,3 +498,55 @@ def test_pick_seed_script_chooses_by_validation_and_installs_the_choice(
     assert "only the seed may differ" in capsys.readouterr().err
     assert ps.main([str(folders[0]), str(folders[0])]) == 2
     assert "two runs of tiny-static with seed 3" in capsys.readouterr().err
+
+
+def test_seed_spread_script_groups_runs_by_provenance_and_averages_over_seeds(
+        wsj0_root: Path, tmp_path: Path, capsys) -> None:
+    """experiments/train/seed_spread.py on a real run of four checkpoints (two widths x two
+    seeds, told apart only by their provenance): per-seed means, the spread across seeds and
+    the seed-averaged paired gap are those of the utterance table."""
+    import importlib.util
+    from dsnbench.config import build_config
+    from dsnbench.evaluate import run_experiment
+    from dsnbench.models.checkpoint import save_checkpoint
+    from dsnbench.models.dualpath import DSNConfig, DualPathDSN
+    from dsnbench.results import read_run
+    spec = importlib.util.spec_from_file_location(
+        "seed_spread", Path(__file__).resolve().parents[1] / "experiments" / "train" / "seed_spread.py")
+    ss = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ss)
+    models = []
+    for w in (0.5, 0.25):  # listed narrow-last: the order must come from the widths
+        for seed in (1, 2):
+            torch.manual_seed(100 * seed + int(w * 4))
+            net = DualPathDSN(DSNConfig.preset("tiny").static_at(w)).eval()
+            prov = {"name": f"static-{w:g}", "seed": seed, "training_config": {}, "steps": 0,
+                    "data": "untrained: random init", "val_si_snr": None, "val_si_snri": None}
+            path = save_checkpoint(tmp_path / f"s{seed}" / f"static-{w:g}.safetensors", net, "static", prov)
+            models.append({"name": str(path), "label": f"w{w:g}-run{seed}"})
+    doc = {"models": models, "datasets": [{"name": "wsj0-2mix", "root": str(wsj0_root)}],
+           "metrics": ["si_snr"], "workers": 1, "limit": 3}
+    run_experiment(build_config(doc), tmp_path / "run", progress=False)
+    utt = read_run(tmp_path / "run").utterances
+    assert ss.main([str(tmp_path / "run"), "--csv", str(tmp_path / "m.csv")]) == 0
+    out = capsys.readouterr().out
+    means = pd.read_csv(tmp_path / "m.csv")
+    direct = utt.groupby("model")["si_snri"].mean()
+    for w in ("0.25", "0.5"):
+        for seed in (1, 2):
+            got = means[(means.group == f"static-{w}") & (means.seed == seed)]["mean"].item()
+            assert got == pytest.approx(direct[f"w{w}-run{seed}"])
+    assert direct.nunique() == 4
+    # the gap is between the seed-averaged utterance values, wider minus narrower
+    avg = {w: (utt[utt.model == f"w{w}-run1"].set_index("utt_id")["si_snri"]
+               + utt[utt.model == f"w{w}-run2"].set_index("utt_id")["si_snri"]) / 2 for w in ("0.25", "0.5")}
+    runs = ss.runs_of(read_run(tmp_path / "run").summary)
+    g = ss.gaps(utt, runs, ss.per_seed(utt, runs, "si_snri"), "si_snri", ["static-0.25", "static-0.5"])
+    assert g["diff_b_minus_a"].item() == pytest.approx((avg["0.5"] - avg["0.25"]).mean())
+    wins = sum(direct[f"w0.5-run{b}"] > direct[f"w0.25-run{a}"] for a in (1, 2) for b in (1, 2))
+    assert g["seed_pairs_b_higher"].item() == f"{wins}/4"
+    sd = ss.spread(ss.per_seed(utt, runs, "si_snri"), ["static-0.25", "static-0.5"])
+    assert sd["sd"].iloc[0] == pytest.approx(np.std([direct["w0.25-run1"], direct["w0.25-run2"]], ddof=1))
+    assert "static-0.25" in out and "seed_pairs_b_higher" in out
+    assert ss.main([str(tmp_path / "run"), "--order", "static-9"]) == 2
+    assert "static-9" in capsys.readouterr().err
