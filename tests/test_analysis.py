@@ -453,3 +453,79 @@ def test_analysis_of_a_real_dsn_run(dsn_run, tmp_path, capsys):
     assert not any(t.get_text().startswith("waveform not available") for ax in fig.axes for t in ax.texts)
     share = gates.width_share_by_category(gates.select_entry(run.segments, e["model"].iloc[0], 0.0))
     assert share["n"].sum() == len(gates.select_entry(run.segments, e["model"].iloc[0], 0.0).dropna(subset=["width"]))
+
+
+def test_a_dsn_against_its_own_weights_at_fixed_widths(tmp_path, wsj0_root, capsys):
+    """A DSN checkpoint run at fixed widths is its own curve ('slim (dsn-l0.1)'), never part of
+    the supernet's slim curve; --reference own places each DSN point against exactly those
+    entries; two models that would share a label are told apart by their model names."""
+    torch = pytest.importorskip("torch")
+    from dsnbench.config import build_config
+    from dsnbench.evaluate import run_experiment
+    from dsnbench.models.checkpoint import save_checkpoint
+    from dsnbench.models.dualpath import DSNConfig, DualPathDSN
+    prov = {"training_config": {}, "data": "untrained: random init, for analysis tests", "steps": 0,
+            "val_si_snr": None, "val_si_snri": None}
+    cfg = DSNConfig.preset("tiny")
+    torch.manual_seed(1)
+    dsn_model = DualPathDSN(cfg).eval()
+    with torch.no_grad():  # the gate picks different widths for different chunks
+        dsn_model.gate.logits.weight.mul_(20)
+    dsn = save_checkpoint(tmp_path / "dsn-l0.1.safetensors", dsn_model, "dsn", dict(prov, stage="gate"),
+                          operating_points=[0.0])
+    torch.manual_seed(2)
+    sup = save_checkpoint(tmp_path / "supernet.safetensors", DualPathDSN(cfg).eval(), "supernet",
+                          dict(prov, stage="supernet"))
+    stat = [save_checkpoint(tmp_path / f"r{k}" / "static-0.5.safetensors", DualPathDSN(cfg.static_at(0.5)).eval(),
+                            "static", dict(prov, stage="static")) for k in (1, 2)]
+    doc = {"models": [str(dsn)]
+           + [{"name": str(dsn), "width": w, "label": f"own-{w}"} for w in (0.25, 0.5, 1.0)]
+           + [{"name": str(sup), "width": w, "label": f"slim-{w}"} for w in (0.25, 1.0)]
+           + [{"name": str(p), "label": f"static-0.5-r{k}"} for k, p in enumerate(stat, 1)],
+           "datasets": [{"name": "wsj0-2mix", "root": str(wsj0_root)}], "metrics": ["si_snr"], "workers": 1,
+           "limit": 2}
+    run_experiment(build_config(doc), tmp_path / "run", progress=False)
+    e = collect.entries_frame([read_run(tmp_path / "run")]).set_index("model")
+    assert e.loc["own-0.25", "curve"] == "slim (dsn-l0.1)" and e.loc["own-0.25", "label"] == "slim w=0.25 (dsn-l0.1)"
+    assert e.loc["slim-0.25", "curve"] == "slim" and e.loc["slim-0.25", "label"] == "slim w=0.25"
+    assert e.loc["static-0.5-r1", "label"] == "static w=0.5 [static-0.5-r1]"
+    assert e["label"].is_unique
+    e = e.reset_index()
+    own = pareto.point_gaps(e, "si_snri", reference="own")
+    assert own["label"].tolist() == ["DSN λ=0.1 β=0"] and own["reference"].item() == "slim (dsn-l0.1)"
+    mine = e[e["curve"] == "slim (dsn-l0.1)"]
+    rc, rq = pareto.front(mine["gmacs"].to_numpy(float), mine["si_snri"].to_numpy(float))
+    c = e.loc[e["family"] == "dsn", "gmacs"].item()
+    want = np.interp(c, rc, rq) if rc[0] <= c <= rc[-1] else math.nan
+    assert own["reference_at_cost"].item() == pytest.approx(want, nan_ok=True)
+    # the slim reference is the supernet's curve only: the DSN's own fixed widths are points on it
+    sl = pareto.point_gaps(e, "si_snri", reference="slim")
+    sup_pts = e[e["curve"] == "slim"]
+    rc, rq = pareto.front(sup_pts["gmacs"].to_numpy(float), sup_pts["si_snri"].to_numpy(float))
+    row = sl[sl["label"] == "slim w=0.5 (dsn-l0.1)"]
+    c = e.loc[e["model"] == "own-0.5", "gmacs"].item()
+    assert row["reference"].item() == "slim"
+    assert row["reference_at_cost"].item() == pytest.approx(
+        np.interp(c, rc, rq) if rc[0] <= c <= rc[-1] else math.nan, nan_ok=True)
+    assert main(["table", str(tmp_path / "run"), "--metrics", "si_snri", "--gaps", "--reference", "own"]) == 0
+    assert "against the slim (dsn-l0.1) curve" in capsys.readouterr().out
+
+
+def test_own_reference_interpolates_each_dsn_on_its_own_weights_curve():
+    """reference='own' with known numbers: each DSN point against the fixed-width curve of the
+    checkpoint it came from (same source, same run), never another DSN's or the supernet's."""
+    rows = []
+    for src, base in (("a.safetensors", 1.0), ("b.safetensors", 3.0)):
+        for w, g, q in ((0.25, 0.2, base), (1.0, 0.4, base + 2.0)):
+            rows.append({"dataset": "d", "run_path": "r", "family": "slim", "curve": f"slim ({src})",
+                         "label": f"w{w} {src}", "source": src, "gmacs": g, "si_snri": q})
+        rows.append({"dataset": "d", "run_path": "r", "family": "dsn", "curve": f"dsn {src}", "label": f"dsn {src}",
+                     "source": src, "gmacs": 0.3, "si_snri": base + 1.5})
+    rows.append({"dataset": "d", "run_path": "r", "family": "slim", "curve": "slim", "label": "supernet 0.3",
+                 "source": "s.safetensors", "gmacs": 0.3, "si_snri": 10.0})
+    g = pareto.point_gaps(pd.DataFrame(rows), "si_snri", reference="own").set_index("label")
+    assert g.loc["dsn a.safetensors", "reference_at_cost"] == pytest.approx(2.0)  # halfway from 1 to 3
+    assert g.loc["dsn a.safetensors", "gap"] == pytest.approx(0.5)
+    assert g.loc["dsn b.safetensors", "reference_at_cost"] == pytest.approx(4.0)
+    assert g.loc["dsn b.safetensors", "reference"] == "slim (b.safetensors)"
+    assert len(g) == 2

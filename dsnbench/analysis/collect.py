@@ -11,6 +11,13 @@ bootstrap 95 % intervals, cost, parameters, and the labels analysis needs:
   of the name).
 - ``curve``: which curve the entry belongs to on a Pareto plot: ``static``, ``slim``,
   ``dsn λ=<lam>`` (its operating points, i.e. gate beta, trace the curve), or the model name.
+  A DSN checkpoint run at a fixed width (``{name: dsn-l1, width: 0.5}``: the gated model's own
+  weights, gate unused) is family ``slim`` but its own curve, ``slim (<name>)``, labelled
+  ``slim w=0.5 (dsn-l1)``, so that it is never mixed with the supernet's ``slim`` curve.
+- ``source``: the checkpoint file the entry's weights came from (``model_info["source"]``), which
+  ties a DSN to its own weights at fixed widths (``point_gaps(..., reference="own")``).
+- ``label``: unique within a run and dataset; entries that would share one (the same recipe
+  trained with several seeds, say) get their model name appended in brackets.
 """
 from __future__ import annotations
 
@@ -155,12 +162,17 @@ def entries_frame(runs: Sequence[RunTables]) -> pd.DataFrame:
             lam = lambda_of(e, s) if fam == "dsn" else None
             width = width_of(e, s) if fam in ("static", "slim") else None
             n = e.get("n_utterances") or {}
-            name = short_name(model, _info(e, s))
+            info = _info(e, s)
+            name = short_name(model, info)
+            curve, label = curve_of(fam, name, lam), label_of(fam, name, op, width, lam)
+            if fam == "slim" and _trained_as(info) == "gate":  # a DSN's weights at a fixed width
+                own = _trained_name(info) or name
+                curve, label = f"slim ({own})", f"{label} ({own})"
             row: dict[str, Any] = {
                 "run": run_label(run), "run_path": str(run.path), "order": order,
                 "model": model, "name": name, "dataset": str(e.get("dataset")), "operating_point": op,
                 "family": fam, "lam": lam, "width": width,
-                "curve": curve_of(fam, name, lam), "label": label_of(fam, name, op, width, lam),
+                "curve": curve, "label": label, "source": info.get("source"),
                 "params": e.get("params"),
                 "n_total": n.get("total"), "n_evaluated": n.get("evaluated"),
                 "failed": dict(n.get("failed") or {}),
@@ -173,7 +185,24 @@ def entries_frame(runs: Sequence[RunTables]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if len(df):
         df["params"] = pd.to_numeric(df["params"], errors="coerce")
+        clash = df.groupby(["run_path", "dataset", "label"])["model"].transform("nunique") > 1
+        df.loc[clash, "label"] = df.loc[clash, "label"] + " [" + df.loc[clash, "model"] + "]"
     return df
+
+
+def _trained_name(info: dict) -> str | None:
+    """The name the weights were trained under: provenance ``name``, else the checkpoint's stem."""
+    prov = info.get("provenance")
+    if isinstance(prov, dict) and prov.get("name"):
+        return str(prov["name"])
+    src = info.get("source")
+    return short_name(str(src)) if src else None
+
+
+def _trained_as(info: dict) -> str | None:
+    """The training stage in a checkpoint's provenance (``static``, ``supernet``, ``gate``)."""
+    prov = info.get("provenance")
+    return str(prov["stage"]) if isinstance(prov, dict) and prov.get("stage") else None
 
 
 def metrics_meta(runs: Sequence[RunTables]) -> dict[str, dict]:

@@ -156,11 +156,15 @@ def _reference_name(fronts: dict, reference: str | None) -> str | None:
 
 def point_gaps(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: bool = True,
                reference: str | None = None) -> pd.DataFrame:
-    """Every non-reference, non-oracle point against the reference family's curve, per dataset.
+    """Every non-reference, non-oracle point against the reference curve, per dataset.
 
-    ``reference`` defaults as in :func:`gap_table` (``static``, else ``slim``). ``gap`` is the
-    point's quality minus the reference curve's (piecewise linear in GMAC/s) at the point's
-    cost, positive = the point is better; NaN outside the curve's cost range.
+    ``reference`` defaults as in :func:`gap_table` (``static``, else ``slim``). The ``static`` and
+    ``slim`` references are those curves only (a DSN's weights run at fixed widths form curves of
+    their own, ``slim (<name>)``). ``reference="own"`` places each DSN point against the curve of
+    its own checkpoint's weights at fixed widths (the entries with the same ``source``): what the
+    gate's allocation gives over running the same weights at one width everywhere; other points
+    are left out. ``gap`` is the point's quality minus the reference curve's (piecewise linear in
+    GMAC/s) at the point's cost, positive = the point is better; NaN outside the curve's range.
     Columns: dataset, label, family, gmacs, <metric>, reference, reference_at_cost, gap.
     """
     cols = ["dataset", "label", "family", "gmacs", metric, "reference", "reference_at_cost", "gap"]
@@ -168,12 +172,22 @@ def point_gaps(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better:
     sign = 1.0 if higher_is_better else -1.0
     for dataset, d in entries.groupby("dataset", sort=True):
         d = d[np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float))]
-        fronts = family_fronts(d, metric, higher_is_better, by="family")
-        ref = _reference_name(fronts, reference)
-        if ref is None:
-            continue
-        rc, rq = fronts[ref]
-        for _, r in d[(d["family"] != ref) & (d["family"] != "oracle")].iterrows():
+        if reference == "own":
+            todo = []
+            for _, r in d[d["family"] == "dsn"].iterrows():
+                mine = d[(d["family"] == "slim") & (d["source"] == r["source"]) & (d["run_path"] == r["run_path"])]
+                if len(mine):
+                    curve = front(mine["gmacs"].to_numpy(float), mine[metric].to_numpy(float), higher_is_better)
+                    todo.append((r, mine["curve"].iloc[0], curve))
+        else:
+            # static and slim by curve (so a DSN's fixed-width curve is not the supernet's), dsn by family
+            group = d["curve"].where(d["family"].isin(["static", "slim"]), d["family"])
+            fronts = family_fronts(d.assign(_ref=group), metric, higher_is_better, by="_ref")
+            ref = _reference_name(fronts, reference)
+            if ref is None:
+                continue
+            todo = [(r, ref, fronts[ref]) for _, r in d[(group != ref) & (d["family"] != "oracle")].iterrows()]
+        for r, ref, (rc, rq) in todo:
             c = float(r["gmacs"])
             inside = rc[0] <= c <= rc[-1]
             at = float(np.interp(c, rc, rq)) if inside else math.nan

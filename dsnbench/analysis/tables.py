@@ -130,13 +130,17 @@ def gaps_markdown(gaps: pd.DataFrame, metric: str, header: str) -> str:
     """Markdown block of :func:`dsnbench.analysis.pareto.point_gaps`, one block per dataset."""
     lines = []
     for ds, d in gaps.groupby("dataset", sort=True):
-        ref = d["reference"].iloc[0]
-        lines += [f"**{ds}**: against the {ref} curve", "",
-                  f"| Point | GMAC/s | {header} | {ref} curve at that cost | gap |", "|:---|---:|---:|---:|---:|"]
+        refs = d["reference"].unique()
+        one = len(refs) == 1  # one reference curve for every point, or one per point ("own")
+        ref = refs[0] if one else "reference"
+        lines += [f"**{ds}**: against the {ref if one else 'own fixed-width'} curve{'' if one else 's'}", "",
+                  f"| Point | GMAC/s | {header} |{'' if one else ' reference |'} {ref} curve at that cost | gap |",
+                  "|:---|---:|---:|" + ("" if one else ":---|") + "---:|---:|"]
         for _, r in d.iterrows():
             at = "outside its range" if not _finite(r["reference_at_cost"]) else f"{r['reference_at_cost']:.2f}"
             gap = "" if not _finite(r["gap"]) else f"{r['gap']:+.2f}"
-            lines.append(f"| {r['label']} | {r['gmacs']:.3f} | {r[metric]:.2f} | {at} | {gap} |")
+            which = "" if one else f" {r['reference']} |"
+            lines.append(f"| {r['label']} | {r['gmacs']:.3f} | {r[metric]:.2f} |{which} {at} | {gap} |")
         lines.append("")
     return "\n".join(lines) + "\n"
 

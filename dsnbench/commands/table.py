@@ -9,6 +9,7 @@ EPILOG = """examples:
   dsnbench table runs/mini --metrics si_snri,sdri,pesq,stoi,estoi --intervals brackets
   dsnbench table runs/mini --gaps                       # + each point against the static curve
   dsnbench table runs/mini --gaps --reference slim      # ... against the supernet's fixed widths
+  dsnbench table runs/gvw --gaps --reference own        # each DSN against its own weights at fixed widths
 """
 
 
@@ -29,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "piecewise linear in GMAC/s) at the same cost, for the first metric (Markdown only)")
     p.add_argument("--reference", default=None, metavar="FAMILY",
                    help="with --gaps: the family whose curve the points are placed against (static, slim, dsn; "
-                        "default static, else slim)")
+                        "default static, else slim), or 'own': each DSN against its own checkpoint run at "
+                        "fixed widths ({name: dsn-l1, width: w} entries; experiments/gate-vs-weights.yaml)")
     p.add_argument("--out", default=None, metavar="FILE", help="write to FILE instead of printing")
     p.set_defaults(func=run)
 
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         from ..analysis.pareto import point_gaps
         from ..analysis.tables import gaps_markdown
         key, header, _ = next(c for c in cols if c[0] != "gmacs")
-        if args.reference and args.reference not in set(entries["family"]):
+        if args.reference and args.reference != "own" and args.reference not in set(entries["family"]):
             raise UserError(f"--reference {args.reference!r} is not a family in these runs "
                             f"(they have: {', '.join(sorted(set(entries['family'])))})")
         gaps = point_gaps(entries.dropna(subset=[key]), key, reference=args.reference)
