@@ -529,3 +529,23 @@ def test_own_reference_interpolates_each_dsn_on_its_own_weights_curve():
     assert g.loc["dsn b.safetensors", "reference_at_cost"] == pytest.approx(4.0)
     assert g.loc["dsn b.safetensors", "reference"] == "slim (b.safetensors)"
     assert len(g) == 2
+
+
+def test_point_gaps_hold_the_front_flat_up_to_the_costliest_reference_member():
+    """A dominated costly static (3.0, 2.0) does not lower the curve: between the front's last
+    point (2, 3) and cost 3 a budget buys static quality 3; beyond cost 3 nothing is said."""
+    e = pd.DataFrame([
+        {"dataset": "d", "label": "s1", "family": "static", "curve": "static", "gmacs": 1.0, "m": 1.0},
+        {"dataset": "d", "label": "s2", "family": "static", "curve": "static", "gmacs": 2.0, "m": 3.0},
+        {"dataset": "d", "label": "s4", "family": "static", "curve": "static", "gmacs": 3.0, "m": 2.0},
+        {"dataset": "d", "label": "in", "family": "dsn", "curve": "dsn", "gmacs": 2.5, "m": 3.25},
+        {"dataset": "d", "label": "edge", "family": "dsn", "curve": "dsn", "gmacs": 3.0, "m": 2.0},
+        {"dataset": "d", "label": "past", "family": "dsn", "curve": "dsn", "gmacs": 3.5, "m": 9.0},
+        {"dataset": "d", "label": "cheap", "family": "dsn", "curve": "dsn", "gmacs": 0.5, "m": 9.0},
+    ])
+    g = pareto.point_gaps(e, "m").set_index("label")
+    assert g.loc["in", "reference_at_cost"] == pytest.approx(3.0) and g.loc["in", "gap"] == pytest.approx(0.25)
+    assert g.loc["edge", "gap"] == pytest.approx(-1.0)
+    assert math.isnan(g.loc["past", "gap"]) and math.isnan(g.loc["cheap", "gap"])
+    low = pareto.point_gaps(e.assign(m=-e["m"]), "m", higher_is_better=False).set_index("label")
+    assert low.loc["in", "gap"] == pytest.approx(0.25)

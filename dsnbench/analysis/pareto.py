@@ -10,7 +10,10 @@ Conventions:
   (piecewise-linear interpolation in linear GMAC/s).
 - :func:`point_gaps` places single points against a reference curve: the gap of a point at
   cost ``c`` is its quality minus the curve's interpolated quality at ``c`` (same sign rule as
-  below), NaN when ``c`` lies outside the curve's cost range (nothing is extrapolated).
+  below). Between the front's costliest point and the costliest member of the reference family
+  (members there are dominated) the curve stays flat at that point's quality: a budget of ``c``
+  buys nothing better than it. Below the cheapest member and above the costliest, the gap is NaN
+  (nothing is extrapolated).
 - :func:`curve_gap` compares two curves at equal cost: on the overlap of their cost ranges
   ``[lo, hi]`` it integrates ``qa(c) - qb(c)`` exactly (the difference of two piecewise-linear
   functions is linear between the union of their break points, so the trapezoid rule on that
@@ -164,7 +167,9 @@ def point_gaps(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better:
     its own checkpoint's weights at fixed widths (the entries with the same ``source``): what the
     gate's allocation gives over running the same weights at one width everywhere; other points
     are left out. ``gap`` is the point's quality minus the reference curve's (piecewise linear in
-    GMAC/s) at the point's cost, positive = the point is better; NaN outside the curve's range.
+    GMAC/s) at the point's cost, positive = the point is better; flat from the front's costliest
+    point up to the costliest reference member (those are dominated), NaN below the cheapest
+    member and above the costliest.
     Columns: dataset, label, family, gmacs, <metric>, reference, reference_at_cost, gap.
     """
     cols = ["dataset", "label", "family", "gmacs", metric, "reference", "reference_at_cost", "gap"]
@@ -172,25 +177,28 @@ def point_gaps(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better:
     sign = 1.0 if higher_is_better else -1.0
     for dataset, d in entries.groupby("dataset", sort=True):
         d = d[np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float))]
+        def curve_of(members: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
+            rc, rq = front(members["gmacs"].to_numpy(float), members[metric].to_numpy(float), higher_is_better)
+            return rc, rq, float(members["gmacs"].astype(float).max())
+
         if reference == "own":
             todo = []
             for _, r in d[d["family"] == "dsn"].iterrows():
                 mine = d[(d["family"] == "slim") & (d["source"] == r["source"]) & (d["run_path"] == r["run_path"])]
                 if len(mine):
-                    curve = front(mine["gmacs"].to_numpy(float), mine[metric].to_numpy(float), higher_is_better)
-                    todo.append((r, mine["curve"].iloc[0], curve))
+                    todo.append((r, mine["curve"].iloc[0], curve_of(mine)))
         else:
             # static and slim by curve (so a DSN's fixed-width curve is not the supernet's), dsn by family
             group = d["curve"].where(d["family"].isin(["static", "slim"]), d["family"])
-            fronts = family_fronts(d.assign(_ref=group), metric, higher_is_better, by="_ref")
-            ref = _reference_name(fronts, reference)
+            ref = _reference_name({str(k): None for k in group.unique()}, reference)
             if ref is None:
                 continue
-            todo = [(r, ref, fronts[ref]) for _, r in d[(group != ref) & (d["family"] != "oracle")].iterrows()]
-        for r, ref, (rc, rq) in todo:
+            ref_curve = curve_of(d[group == ref])
+            todo = [(r, ref, ref_curve) for _, r in d[(group != ref) & (d["family"] != "oracle")].iterrows()]
+        for r, ref, (rc, rq, c_max) in todo:
             c = float(r["gmacs"])
-            inside = rc[0] <= c <= rc[-1]
-            at = float(np.interp(c, rc, rq)) if inside else math.nan
+            inside = rc.size > 0 and rc[0] <= c <= max(rc[-1], c_max)
+            at = float(np.interp(c, rc, rq)) if inside else math.nan  # np.interp holds the last value
             rows.append({"dataset": dataset, "label": r["label"], "family": r["family"], "gmacs": c,
                          metric: float(r[metric]), "reference": ref, "reference_at_cost": at,
                          "gap": sign * (float(r[metric]) - at) if inside else math.nan})
