@@ -145,17 +145,16 @@ def test_gap_table_has_every_curve_against_static(demo_entries):
     assert ((ds["mean_gap"] * (ds["hi"] - ds["lo"]) - ds["area"]).abs() < 1e-9).all()
 
 
+def _points(*rows: tuple) -> pd.DataFrame:
+    """Entries of one dataset 'd' from (label, family, gmacs, m) tuples; the curve is the family."""
+    return pd.DataFrame([{"dataset": "d", "label": lab, "family": fam, "curve": fam, "gmacs": g, "m": m}
+                         for lab, fam, g, m in rows])
+
+
 def test_point_gaps_against_the_static_front():
     """Static front (1, 1) -> (2, 3); (1.5, 0.5) is dominated and not part of it."""
-    e = pd.DataFrame([
-        {"dataset": "d", "label": "s1", "family": "static", "curve": "static", "gmacs": 1.0, "m": 1.0},
-        {"dataset": "d", "label": "s2", "family": "static", "curve": "static", "gmacs": 2.0, "m": 3.0},
-        {"dataset": "d", "label": "s3", "family": "static", "curve": "static", "gmacs": 1.5, "m": 0.5},
-        {"dataset": "d", "label": "a", "family": "dsn", "curve": "dsn", "gmacs": 1.5, "m": 2.5},
-        {"dataset": "d", "label": "b", "family": "slim", "curve": "slim", "gmacs": 1.25, "m": 1.0},
-        {"dataset": "d", "label": "c", "family": "dsn", "curve": "dsn", "gmacs": 2.5, "m": 9.0},
-        {"dataset": "d", "label": "o", "family": "oracle", "curve": "oracle", "gmacs": 0.0, "m": 0.0},
-    ])
+    e = _points(("s1", "static", 1.0, 1.0), ("s2", "static", 2.0, 3.0), ("s3", "static", 1.5, 0.5),
+                ("a", "dsn", 1.5, 2.5), ("b", "slim", 1.25, 1.0), ("c", "dsn", 2.5, 9.0), ("o", "oracle", 0.0, 0.0))
     g = pareto.point_gaps(e, "m").set_index("label")
     assert list(g.index) == ["a", "b", "c"]                 # oracle and the reference left out
     assert g.loc["a", "reference_at_cost"] == pytest.approx(2.0) and g.loc["a", "gap"] == pytest.approx(0.5)
@@ -534,15 +533,9 @@ def test_own_reference_interpolates_each_dsn_on_its_own_weights_curve():
 def test_point_gaps_hold_the_front_flat_up_to_the_costliest_reference_member():
     """A dominated costly static (3.0, 2.0) does not lower the curve: between the front's last
     point (2, 3) and cost 3 a budget buys static quality 3; beyond cost 3 nothing is said."""
-    e = pd.DataFrame([
-        {"dataset": "d", "label": "s1", "family": "static", "curve": "static", "gmacs": 1.0, "m": 1.0},
-        {"dataset": "d", "label": "s2", "family": "static", "curve": "static", "gmacs": 2.0, "m": 3.0},
-        {"dataset": "d", "label": "s4", "family": "static", "curve": "static", "gmacs": 3.0, "m": 2.0},
-        {"dataset": "d", "label": "in", "family": "dsn", "curve": "dsn", "gmacs": 2.5, "m": 3.25},
-        {"dataset": "d", "label": "edge", "family": "dsn", "curve": "dsn", "gmacs": 3.0, "m": 2.0},
-        {"dataset": "d", "label": "past", "family": "dsn", "curve": "dsn", "gmacs": 3.5, "m": 9.0},
-        {"dataset": "d", "label": "cheap", "family": "dsn", "curve": "dsn", "gmacs": 0.5, "m": 9.0},
-    ])
+    e = _points(("s1", "static", 1.0, 1.0), ("s2", "static", 2.0, 3.0), ("s4", "static", 3.0, 2.0),
+                ("in", "dsn", 2.5, 3.25), ("edge", "dsn", 3.0, 2.0), ("past", "dsn", 3.5, 9.0),
+                ("cheap", "dsn", 0.5, 9.0))
     g = pareto.point_gaps(e, "m").set_index("label")
     assert g.loc["in", "reference_at_cost"] == pytest.approx(3.0) and g.loc["in", "gap"] == pytest.approx(0.25)
     assert g.loc["edge", "gap"] == pytest.approx(-1.0)
