@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Collection
 
 import numpy as np
 import pandas as pd
@@ -151,10 +152,16 @@ def gap_table(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: 
     return pd.DataFrame(rows, columns=["dataset", "curve", "reference", "mean_gap", "area", "lo", "hi"])
 
 
-def _reference_name(fronts: dict, reference: str | None) -> str | None:
+def _reference_name(fronts: Collection[str], reference: str | None) -> str | None:
     if reference:
         return reference if reference in fronts else None
     return "static" if "static" in fronts else ("slim" if "slim" in fronts else None)
+
+
+def _reaching_front(members: pd.DataFrame, metric: str, higher_is_better: bool) -> tuple[np.ndarray, np.ndarray, float]:
+    """The members' Pareto front (costs, qualities) and the cost of the costliest member."""
+    rc, rq = front(members["gmacs"].to_numpy(float), members[metric].to_numpy(float), higher_is_better)
+    return rc, rq, float(members["gmacs"].astype(float).max())
 
 
 def point_gaps(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: bool = True,
@@ -177,23 +184,19 @@ def point_gaps(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better:
     sign = 1.0 if higher_is_better else -1.0
     for dataset, d in entries.groupby("dataset", sort=True):
         d = d[np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float))]
-        def curve_of(members: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
-            rc, rq = front(members["gmacs"].to_numpy(float), members[metric].to_numpy(float), higher_is_better)
-            return rc, rq, float(members["gmacs"].astype(float).max())
-
         if reference == "own":
             todo = []
             for _, r in d[d["family"] == "dsn"].iterrows():
                 mine = d[(d["family"] == "slim") & (d["source"] == r["source"]) & (d["run_path"] == r["run_path"])]
                 if len(mine):
-                    todo.append((r, mine["curve"].iloc[0], curve_of(mine)))
+                    todo.append((r, mine["curve"].iloc[0], _reaching_front(mine, metric, higher_is_better)))
         else:
             # static and slim by curve (so a DSN's fixed-width curve is not the supernet's), dsn by family
             group = d["curve"].where(d["family"].isin(["static", "slim"]), d["family"])
-            ref = _reference_name({str(k): None for k in group.unique()}, reference)
+            ref = _reference_name(set(group), reference)
             if ref is None:
                 continue
-            ref_curve = curve_of(d[group == ref])
+            ref_curve = _reaching_front(d[group == ref], metric, higher_is_better)
             todo = [(r, ref, ref_curve) for _, r in d[(group != ref) & (d["family"] != "oracle")].iterrows()]
         for r, ref, (rc, rq, c_max) in todo:
             c = float(r["gmacs"])
