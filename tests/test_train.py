@@ -21,7 +21,7 @@ from dsnbench.train import data as tdata
 from dsnbench.train.config import TrainConfig
 from dsnbench.train.losses import (complexity_loss, pit_si_snr, pit_si_snr_loss,
                                    segmental_quality, si_snr_pairwise)
-from dsnbench.train.trainer import build_model, evaluate, make_optimizer, train, train_step
+from dsnbench.train.trainer import StepResult, build_model, evaluate, make_optimizer, train, train_step
 
 
 @pytest.fixture(autouse=True)
@@ -224,8 +224,48 @@ def test_gate_paths_is_checked_and_its_default_keeps_old_config_hashes(data_root
     d = plain.to_dict()
     d.pop("device")
     d["gate"].pop("paths")
+    d["gate"].pop("anchor")                # likewise
     d.pop("average_last")                  # a later key too, at its default
     assert hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16] == plain.hash()
+
+
+def test_gate_anchor_adds_the_fixed_width_sandwich_loss_to_the_gradient(data_root: Path,
+                                                                       tiny_supernet: Path) -> None:
+    """anchor a: the gradient is the plain gate step's plus a/2 x that of the separation loss at
+    the widest and at the narrowest fixed width; it is refused without fine-tuning."""
+    base = {"init": str(tiny_supernet), "lam": 5.0, "finetune_lr": 0.003}
+    with pytest.raises(UserError, match="needs gate.finetune_lr > 0"):
+        tiny_config(data_root, "gate", gate={**base, "finetune_lr": 0.0, "anchor": 1.0})
+    with pytest.raises(UserError, match="gate.anchor must be >= 0"):
+        tiny_config(data_root, "gate", gate={**base, "anchor": -1.0})
+    plain = tiny_config(data_root, "gate", gate=base)
+    anchored = tiny_config(data_root, "gate", gate={**base, "anchor": 0.6})
+    assert anchored.hash() != plain.hash()
+    batch = tdata.TrainStream(tdata.LibriMixSource(plain.data, "train"), 0).batch(0)
+
+    def grads(cfg: TrainConfig) -> tuple[dict[str, torch.Tensor], StepResult]:
+        model = build_model(cfg, Path.cwd())
+        torch.manual_seed(11)
+        res = train_step(cfg, model, batch, 0)
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}, res
+
+    g_plain, r_plain = grads(plain)
+    g_anch, r_anch = grads(anchored)
+    model = build_model(plain, Path.cwd())
+    widths = model.config.reported_widths
+    fixed = [-pit_si_snr(batch.sources, model(batch.mix, width=widths[k]).estimates).si_snr.mean()
+             for k in (len(widths) - 1, 0)]
+    (0.3 * (fixed[0] + fixed[1])).backward()
+    g_fixed = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    assert set(g_anch) == set(g_plain) | set(g_fixed)
+    moved = 0
+    for name, g in g_anch.items():
+        expect = g_plain.get(name, 0) + g_fixed.get(name, 0)
+        assert torch.allclose(g, expect, atol=1e-6, rtol=1e-4), name
+        moved += int(name in g_fixed and g_fixed[name].abs().max() > 0)
+    assert moved > 10
+    assert r_anch.sep == pytest.approx(r_plain.sep, abs=1e-6)
+    assert r_anch.loss == pytest.approx(r_plain.loss + 0.3 * float((fixed[0] + fixed[1]).detach()), abs=1e-4)
 
 
 def test_weighted_complexity_loss_spares_hard_segments(data_root: Path, tiny_supernet: Path) -> None:

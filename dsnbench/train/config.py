@@ -12,7 +12,7 @@ Layout of the YAML (every key but ``name`` and ``stage`` has a default)::
     data: {...}                 # DataConfig (dsnbench.train.data)
     optim: {lr: 1.5e-3, ...}    # OptimConfig
     supernet: {n_random: 1, distill: 0.0}                   # supernet only
-    gate: {init: PATH, lam: 0.5, gamma: 8.0, tau: 2.0, gumbel_tau: 1.0, finetune_lr: 1e-4}
+    gate: {init: PATH, lam: 0.5, gamma: 8.0, tau: 2.0, gumbel_tau: 1.0, finetune_lr: 1e-4, anchor: 0}
     export: dsnbench/assets/checkpoints   # folder for <name>.pt and training/<name>.{yaml,csv}
     init: PATH                  # static / supernet: start from these weights (a later phase)
     average_last: 0             # export the mean weights of the last N epochs (0 = the last)
@@ -100,15 +100,25 @@ class GateConfig:
     #: during training, so the gradient compares them; ~n_widths times the intra-chunk cost
     #: per step, inference unchanged).
     paths: str = "chosen"
+    #: weight of a sandwich term kept while the supernet is fine-tuned: every step also adds
+    #: ``anchor`` x the separation loss at the widest and at the narrowest fixed width. Without
+    #: it a high ``lam`` lets the widths the gate stops choosing drift (they get no gradient but
+    #: the shared slices they contain do). Needs ``finetune_lr`` > 0; 0 = off.
+    anchor: float = 0.0
 
     def __post_init__(self) -> None:
         if self.paths not in ("chosen", "all"):
             raise UserError(f"gate.paths must be 'chosen' or 'all', got {self.paths!r}")
+        if self.anchor < 0:
+            raise UserError(f"gate.anchor must be >= 0, got {self.anchor}")
+        if self.anchor > 0 and self.finetune_lr <= 0:
+            raise UserError("gate.anchor > 0 needs gate.finetune_lr > 0: with a frozen supernet the "
+                            "fixed-width term trains nothing")
 
 
 #: (section, key, default) of config keys added after trainings were started with this code
 #: (section None: a top-level key)
-_LATER_KEYS = (("gate", "paths", "chosen"), (None, "average_last", 0))
+_LATER_KEYS = (("gate", "paths", "chosen"), (None, "average_last", 0), ("gate", "anchor", 0.0))
 
 
 @dataclass(frozen=True)

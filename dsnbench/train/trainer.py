@@ -227,8 +227,16 @@ def train_step(cfg: TrainConfig, model: DualPathDSN, batch: Batch, step: int) ->
     cplx = complexity_loss(out.gate_probs, model.relative_cost, quality, g.gamma, g.tau)
     loss = sep + g.lam * cplx
     loss.backward()
+    total = loss.item()
+    if g.anchor > 0:
+        # the sandwich's two ends at fixed width, so the widths the gate avoids stay trained
+        for k in (len(widths) - 1, 0):
+            est = model(batch.mix, width=widths[k]).estimates
+            fixed = -pit_si_snr(batch.sources, est).si_snr.mean()
+            (g.anchor / 2 * fixed).backward()
+            total += g.anchor / 2 * fixed.item()
     mean_width = float(torch.as_tensor(widths)[out.width_idx.cpu()].mean())
-    return StepResult(loss.item(), sep.item(), cplx.item(), mean_width)
+    return StepResult(total, sep.item(), cplx.item(), mean_width)
 
 
 # --------------------------------------------------------------------------- validation
