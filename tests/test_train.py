@@ -560,8 +560,10 @@ def test_seed_spread_script_groups_runs_by_provenance_and_averages_over_seeds(
         for seed in (1, 2):
             torch.manual_seed(100 * seed + int(w * 4))
             net = DualPathDSN(DSNConfig.preset("tiny").static_at(w)).eval()
+            # a made-up validation value (these nets are untrained): seed 2 is "better" at 0.25 only
+            val = None if (w, seed) == (0.5, 2) else {(0.25, 1): 1.0, (0.25, 2): 2.0, (0.5, 1): 3.0}[(w, seed)]
             prov = {"name": f"static-{w:g}", "seed": seed, "training_config": {}, "steps": 0,
-                    "data": "untrained: random init", "val_si_snr": None, "val_si_snri": None}
+                    "data": "untrained: random init", "val_si_snr": None, "val_si_snri": val}
             path = save_checkpoint(tmp_path / f"s{seed}" / f"static-{w:g}.safetensors", net, "static", prov)
             models.append({"name": str(path), "label": f"w{w:g}-run{seed}"})
     doc = {"models": models, "datasets": [{"name": "wsj0-2mix", "root": str(wsj0_root)}],
@@ -588,5 +590,14 @@ def test_seed_spread_script_groups_runs_by_provenance_and_averages_over_seeds(
     sd = ss.spread(ss.per_seed(utt, runs, "si_snri"), ["static-0.25", "static-0.5"])
     assert sd["sd"].iloc[0] == pytest.approx(np.std([direct["w0.25-run1"], direct["w0.25-run2"]], ddof=1))
     assert "static-0.25" in out and "seed_pairs_b_higher" in out
+    # validation against test: three runs carry a value; only static-0.25 has two of them
+    agree = ss.validation_agreement(ss.per_seed(utt, runs, "si_snri"), runs)
+    assert agree["n_runs"].item() == 3
+    test_of = {k: direct[k] for k in ("w0.25-run1", "w0.25-run2", "w0.5-run1")}
+    expect = pd.Series([1.0, 2.0, 3.0]).rank().corr(pd.Series(list(test_of.values())).rank())
+    assert agree["spearman_val_test"].item() == pytest.approx(expect)
+    best = int(direct["w0.25-run2"] > direct["w0.25-run1"])
+    assert agree["val_pick_is_test_best"].item() == f"{best}/1"
+    assert "spearman_val_test" in out
     assert ss.main([str(tmp_path / "run"), "--order", "static-9"]) == 2
     assert "static-9" in capsys.readouterr().err

@@ -11,7 +11,11 @@ e.g. ``static-0.75``. Prints, per dataset:
   overrides): the paired comparison of the seed-averaged utterance values (every utterance's
   metric averaged over the seeds of each group, then ``dsnbench.metrics.stats.
   paired_comparison``: mean difference, 95 % bootstrap interval, p-values), and in how many of
-  the seed pairs (one run of each) the wider group has the higher mean.
+  the seed pairs (one run of each) the wider group has the higher mean;
+- how well validation foretells the test: the rank correlation (Spearman) between the
+  validation SI-SNRi in each checkpoint's provenance and its test mean, over all runs, and in
+  how many groups the seed with the best validation (the one experiments/train/pick_seed.py
+  bundles; ties to the lower seed) is also the best on the test set.
 
     .venv/bin/python experiments/train/seed_spread.py runs/seed-study [--metric si_snri] [--csv F]
 """
@@ -37,8 +41,10 @@ def runs_of(summary: dict) -> pd.DataFrame:
         if "name" not in prov or "seed" not in prov:
             raise ResultsError(f"model {e['model']!r}: no training provenance (name, seed) to group it by")
         width = (info.get("config") or {}).get("static_width")
+        val = prov.get("val_si_snri")
         rows[e["model"]] = {"model": e["model"], "group": prov["name"], "seed": int(prov["seed"]),
-                            "width": np.nan if width is None else float(width)}
+                            "width": np.nan if width is None else float(width),
+                            "val": np.nan if val is None else float(val)}
     table = pd.DataFrame(list(rows.values()))
     dup = table[table.duplicated(["group", "seed"], keep=False)]
     if len(dup):
@@ -84,6 +90,26 @@ def gaps(utt: pd.DataFrame, runs: pd.DataFrame, means: pd.DataFrame, metric: str
     return pd.DataFrame(rows)
 
 
+def validation_agreement(means: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset: Spearman's rho between validation and test mean over the runs that have a
+    validation value, and in how many groups (of those with 2+ such seeds) the best-validation
+    seed (ties: the lower seed) is the best-test seed."""
+    d = means.merge(runs[["group", "seed", "val"]], on=["group", "seed"]).dropna(subset=["val"])
+    rows = []
+    for ds, part in d.groupby("dataset", sort=True):
+        rho = part["val"].rank().corr(part["mean"].rank()) if len(part) > 2 else np.nan
+        hits = total = 0
+        for _, grp in part.groupby("group"):
+            if len(grp) < 2:
+                continue
+            total += 1
+            by_val = grp.sort_values(["val", "seed"], ascending=[False, True]).iloc[0]["seed"]
+            hits += int(by_val == grp.loc[grp["mean"].idxmax(), "seed"])
+        rows.append({"dataset": ds, "n_runs": len(part), "spearman_val_test": rho,
+                     "val_pick_is_test_best": f"{hits}/{total}"})
+    return pd.DataFrame(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run", type=Path, help="a dsnbench run folder with several seeds per model")
@@ -114,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     print(spread(means, order).round(3).to_string(index=False))
     print("\nconsecutive groups, seed-averaged per utterance (b - a)\n")
     print(gaps(utt, runs, means, args.metric, order).round(4).to_string(index=False))
+    agree = validation_agreement(means, runs)
+    if len(agree):
+        print(f"\nvalidation SI-SNRi (provenance) against the test {args.metric}\n")
+        print(agree.round(3).to_string(index=False))
     if args.csv is not None:
         means.to_csv(args.csv, index=False)
     return 0
