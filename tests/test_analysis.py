@@ -510,6 +510,44 @@ def test_a_dsn_against_its_own_weights_at_fixed_widths(tmp_path, wsj0_root, caps
     assert "against the slim (dsn-l0.1) curve" in capsys.readouterr().out
 
 
+def test_two_checkpoints_of_one_name_are_two_curves(tmp_path, wsj0_root):
+    """Two trainings both named dsn-l0.1, in different folders: their operating points and
+    their fixed-width entries form one curve per file (tagged with the path end that tells the
+    files apart), and each DSN is placed against its own weights only."""
+    torch = pytest.importorskip("torch")
+    from dsnbench.config import build_config
+    from dsnbench.evaluate import run_experiment
+    from dsnbench.models.checkpoint import save_checkpoint
+    from dsnbench.models.dualpath import DSNConfig, DualPathDSN
+    prov = {"training_config": {}, "data": "untrained: random init, for analysis tests", "steps": 0,
+            "val_si_snr": None, "val_si_snri": None, "stage": "gate", "name": "dsn-l0.1",
+            "gate": {"lam": 0.1}}  # the labels below name no lambda: it comes from here
+    paths = []
+    for k, folder in enumerate(("first/x", "second/x")):
+        torch.manual_seed(10 + k)
+        net = DualPathDSN(DSNConfig.preset("tiny")).eval()
+        paths.append(save_checkpoint(tmp_path / folder / "dsn-l0.1.safetensors", net, "dsn", prov,
+                                     operating_points=[0.0]))
+    doc = {"models": [{"name": str(p), "label": f"dsn-{k}"} for k, p in enumerate(paths)]
+           + [{"name": str(p), "width": w, "label": f"own{k}-{w}"} for k, p in enumerate(paths) for w in (0.25, 1.0)],
+           "datasets": [{"name": "wsj0-2mix", "root": str(wsj0_root)}], "metrics": ["si_snr"], "workers": 1,
+           "limit": 2}
+    run_experiment(build_config(doc), tmp_path / "run", progress=False)
+    e = collect.entries_frame([read_run(tmp_path / "run")]).set_index("model")
+    assert e.loc["dsn-0", "curve"] == "dsn λ=0.1 [first/x/dsn-l0.1]"
+    assert e.loc["dsn-1", "curve"] == "dsn λ=0.1 [second/x/dsn-l0.1]"
+    assert e.loc["own0-0.25", "curve"] == e.loc["own0-1.0", "curve"] == "slim (dsn-l0.1) [first/x/dsn-l0.1]"
+    assert e.loc["own1-1.0", "curve"] == "slim (dsn-l0.1) [second/x/dsn-l0.1]"
+    own = pareto.point_gaps(e.reset_index(), "si_snri", reference="own").set_index("label")
+    assert set(own["reference"]) == {"slim (dsn-l0.1) [first/x/dsn-l0.1]", "slim (dsn-l0.1) [second/x/dsn-l0.1]"}
+    assert collect.distinct_tails(["a/x/m.pt", "b/x/m.pt", "c/y/m.pt"]) == \
+        {"a/x/m.pt": "a/x/m", "b/x/m.pt": "b/x/m", "c/y/m.pt": "c/y/m"}
+    assert collect.distinct_tails(["a/m.pt", "a/n.pt"]) == {"a/m.pt": "m", "a/n.pt": "n"}
+    from dsnbench.analysis.plots import _curve_label  # the legend names them as the table does
+    assert _curve_label(e.loc["dsn-0", "curve"], "dsn") == "DSN λ=0.1 [first/x/dsn-l0.1]"
+    assert _curve_label(e.loc["own1-1.0", "curve"], "slim") == "slim (dsn-l0.1) [second/x/dsn-l0.1]"
+
+
 def test_own_reference_interpolates_each_dsn_on_its_own_weights_curve():
     """reference='own' with known numbers: each DSN point against the fixed-width curve of the
     checkpoint it came from (same source, same run), never another DSN's or the supernet's."""

@@ -7,8 +7,8 @@ bootstrap 95 % intervals, cost, parameters, and the labels analysis needs:
   else ``summary["models"][model]["family"]``, else the model name before the first ``-``
   (``static-0.25`` -> ``static``, ``dsn-l0.1`` -> ``dsn``).
 - ``width``: the fixed width of a static or slimmable model (from the info or the name suffix).
-- ``lam``: the complexity-loss weight lambda of a DSN (info ``lambda`` or a ``-l<value>`` part
-  of the name).
+- ``lam``: the complexity-loss weight lambda of a DSN (info ``lambda``, else the ``gate.lam``
+  its checkpoint's provenance was trained with, else a ``-l<value>`` part of the name).
 - ``curve``: which curve the entry belongs to on a Pareto plot: ``static``, ``slim``,
   ``dsn λ=<lam>`` (its operating points, i.e. gate beta, trace the curve), or the model name.
   A DSN checkpoint run at a fixed width (``{name: dsn-l1, width: 0.5}``: the gated model's own
@@ -18,6 +18,10 @@ bootstrap 95 % intervals, cost, parameters, and the labels analysis needs:
   ties a DSN to its own weights at fixed widths (``point_gaps(..., reference="own")``).
 - ``label``: unique within a run and dataset; entries that would share one (the same recipe
   trained with several seeds, say) get their model name appended in brackets.
+  Likewise a per-checkpoint curve (``dsn λ=...``, ``slim (<name>)``) that two checkpoint files
+  would share (two trainings named ``dsn-l2`` in different folders) gets the shortest end of
+  each file's path that tells them apart, in brackets: ``dsn λ=2 [anchor/dsn-l2]``, so one
+  curve is always one checkpoint.
 """
 from __future__ import annotations
 
@@ -95,6 +99,10 @@ def lambda_of(entry: dict, summary: dict | None = None) -> float | None:
     for key in ("lambda", "lam", "complexity_weight"):
         if info.get(key) is not None:
             return float(info[key])
+    prov = info.get("provenance")
+    gate = prov.get("gate") if isinstance(prov, dict) else None
+    if isinstance(gate, dict) and gate.get("lam") is not None:  # the lambda it was trained with
+        return float(gate["lam"])
     m = _LAMBDA_RE.search(short_name(str(entry.get("model", "")), info))
     return float(m.group(1)) if m else None
 
@@ -187,7 +195,25 @@ def entries_frame(runs: Sequence[RunTables]) -> pd.DataFrame:
         df["params"] = pd.to_numeric(df["params"], errors="coerce")
         clash = df.groupby(["run_path", "dataset", "label"])["model"].transform("nunique") > 1
         df.loc[clash, "label"] = df.loc[clash, "label"] + " [" + df.loc[clash, "model"] + "]"
+        per_file = (df["family"] == "dsn") | df["curve"].str.startswith("slim (")
+        for _, idx in df[per_file & df["source"].notna()].groupby(["run_path", "dataset", "curve"]).groups.items():
+            sources = df.loc[idx, "source"]
+            if sources.nunique() > 1:
+                tags = distinct_tails(sorted(set(sources)))
+                df.loc[idx, "curve"] = df.loc[idx, "curve"] + " [" + sources.map(tags) + "]"
     return df
+
+
+def distinct_tails(paths: Sequence[str]) -> dict[str, str]:
+    """Each path's shortest ending (in whole path parts, file extension dropped) that no other
+    path in ``paths`` shares: ``a/x/m.pt``, ``b/x/m.pt`` -> ``a/x/m``, ``b/x/m``."""
+    split = {p: list(Path(p).with_suffix("").parts) for p in paths}
+    longest = max((len(v) for v in split.values()), default=0)
+    for k in range(1, longest + 1):
+        tails = {p: "/".join(v[-k:]) for p, v in split.items()}
+        if len(set(tails.values())) == len(tails):
+            return tails
+    return {p: p for p in paths}
 
 
 def _trained_name(info: dict) -> str | None:

@@ -53,7 +53,7 @@ def _curve_sort_key(curve: str) -> tuple:
 def _curve_label(curve: str, family: str) -> str:
     if curve in ("static", "slim"):
         return family_style(curve)["label"] + (" (individually trained)" if curve == "static" else " supernet")
-    return curve.replace("dsn", "DSN", 1)
+    return "DSN" + curve[3:] if curve.startswith("dsn") else curve  # not "slim (dsn-l2)"
 
 
 def plot_pareto(entries: pd.DataFrame, dataset: str, metric: str = "si_snri", meta: dict | None = None,
