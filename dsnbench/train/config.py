@@ -101,7 +101,8 @@ class GateConfig:
     #: per step, inference unchanged).
     paths: str = "chosen"
     #: weight of a sandwich term kept while the supernet is fine-tuned: every step also adds
-    #: ``anchor`` x the separation loss at the widest and at the narrowest fixed width. Without
+    #: ``anchor`` x the mean of the separation losses at the widest and at the narrowest fixed
+    #: width. Without
     #: it a high ``lam`` lets the widths the gate stops choosing drift (they get no gradient but
     #: the shared slices they contain do). Needs ``finetune_lr`` > 0; 0 = off.
     anchor: float = 0.0
