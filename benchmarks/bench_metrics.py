@@ -7,7 +7,7 @@ Command (from the repository root)::
 
 Data: ``--n-utts`` mixtures of ``--seconds`` s at 8 kHz, real speech of two different
 LibriSpeech test-other speakers from ``../shared/data`` mixed the WSJ0-2mix way
-(:func:`dsnbench.data.librispeech.mix_wsj0_2mix`, "min" mode), and four sets of estimates of
+(:func:`dsnbench.data.mixing.mix_wsj0_2mix`, "min" mode), and four sets of estimates of
 different quality, as from four models: each estimate is its source plus a scaled residual of
 the other source and of white noise (residual amplitude 0.5, 0.25, 0.1, 0.03 of the source, the
 two worst also through a short FIR filter), cast to float32 like a model's output, with the
@@ -71,7 +71,8 @@ TOLERANCE = {"si_snr": 1e-4, "sdr": 1e-4, "pesq": 1e-6, "stoi": 1e-6, "estoi": 1
 
 def make_mixtures(n_utts: int, seconds: float, sample_rate: int, seed: int) -> list[dict]:
     """WSJ0-2mix-style mixtures of two different test-other speakers, ``seconds`` long."""
-    from dsnbench.data.librispeech import list_utterances, mix_wsj0_2mix, read_audio
+    from dsnbench.data.librispeech import list_utterances, read_audio
+    from dsnbench.data.mixing import mix_wsj0_2mix
     n = int(round(seconds * sample_rate))
     rng = np.random.default_rng(seed)
     by_speaker = list_utterances("test-other")

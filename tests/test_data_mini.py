@@ -9,8 +9,8 @@ import pytest
 from dsnbench.cli import main
 from dsnbench.data import load_dataset
 from dsnbench.data.activity import active_level_db
-from dsnbench.data.librispeech import (TEST_SUBSET, TRAIN_SUBSET, add_noise_wham, list_utterances,
-                                       mix_wsj0_2mix, noise_power, shared_data_dir)
+from dsnbench.data.librispeech import TEST_SUBSET, TRAIN_SUBSET, list_utterances, shared_data_dir
+from dsnbench.data.mixing import add_noise_wham, mix_wsj0_2mix, noise_power
 from dsnbench.data.manifest import load_utterance
 from dsnbench.data.layouts import mini_root
 from dsnbench.testing import speechlike

@@ -6,6 +6,7 @@ Everything runs on a tiny generated data root in the layout the trainer reads
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -141,15 +142,67 @@ def test_negative_overlap_leaves_a_silent_gap_between_the_speakers(data_root: Pa
         tdata.DataConfig.from_dict({"overlap_range": [-1.5, 1.0]})
 
 
-def test_relative_gain_follows_wsj0_2mix(data_root: Path) -> None:
-    from dsnbench.train.mixing import active_power, wsj0_2mix_gains
-    rng = np.random.default_rng(0)
-    x = speechlike(8000, 8000, rng)
-    y = 3 * speechlike(8000, 8000, rng)
-    for _ in range(20):
-        a, b = wsj0_2mix_gains(x, y, 8000, rng)
-        rel = 10 * np.log10(active_power(a, 8000) / active_power(b, 8000))
-        assert 0 <= rel <= 5 + 1e-9
+@pytest.mark.parametrize("partial", [0.0, 1.0])
+def test_a_training_mixture_is_the_test_sets_mixture_of_the_same_sources_and_gains(data_root: Path,
+                                                                                   partial: float) -> None:
+    """One mixing rule: rebuilding each training example from what was drawn for it, with the
+    functions the test-set builders use (dsnbench.data.mixing), gives the same signals; the
+    relative gain is WSJ0-2mix's and the SNR WHAM!'s, measured with the test sets' level rule."""
+    from dsnbench.data.activity import active_level
+    from dsnbench.data.mixing import add_noise_wham, mix_wsj0_2mix, noise_power
+    cfg = tdata.DataConfig(root=str(data_root), crop_s=0.5, batch_size=1, p_partial=partial, p_noisy=0.5,
+                           p_babble=0.0, val_every=4)
+    src = tdata.LibriMixSource(cfg, "train")
+    rng = np.random.default_rng(4)
+    n_noisy = 0
+    for _ in range(12):
+        mix, sources, noisy, draw = src.example_with_draw(rng, 4000)
+        m = mix_wsj0_2mix(draw.a, draw.b, None, 8000, "min", level_db=draw.level_db)
+        if noisy:
+            n_noisy += 1
+            m = add_noise_wham(m, draw.noise, None, 8000, snr_db=draw.snr_db)
+        gain = 10 ** (draw.gain_db / 20)
+        expected = (m.mix_both if noisy else m.mix) * gain
+        np.testing.assert_allclose(mix, expected.astype(np.float32), rtol=0, atol=1e-7)
+        np.testing.assert_allclose(sources, (np.stack([m.s1, m.s2]) * gain).astype(np.float32), rtol=0, atol=1e-7)
+        rel = 10 * np.log10(active_level(m.s1, 8000) / active_level(m.s2, 8000))
+        assert rel == pytest.approx(2 * draw.level_db, abs=1e-6) and 0 <= rel <= 5
+        if noisy:
+            snr = 10 * np.log10(active_level(m.s1, 8000) / noise_power(m.noise, 8000))
+            assert snr == pytest.approx(draw.snr_db, abs=1e-6) and -6 <= snr <= 3
+    assert 0 < n_noisy < 12
+    # no second definition of a level or a gain is left in the training package
+    import dsnbench.train as tpkg
+    for f in Path(tpkg.__file__).parent.glob("*.py"):
+        text = f.read_text()
+        assert "def active_power" not in text and "def normalise_active" not in text, f
+
+
+def test_curriculum_switches_recipe_at_the_configured_step(data_root: Path) -> None:
+    cfg = tiny_config(data_root, "static", steps=9,
+                      data={"root": str(data_root), "crop_s": 0.4, "batch_size": 4, "n_val": 2, "val_s": 0.5,
+                            "val_every": 4, "p_noisy": 1.0, "p_partial": 1.0, "p_babble": 0.0,
+                            "overlap_range": [-0.5, -0.5]},
+                      curriculum=[{"until": 0.5, "p_noisy": 0.0, "p_partial": 0.0}])
+    stages = tdata.curriculum_stages(cfg.data, cfg.curriculum, cfg.steps)
+    assert [end for end, _ in stages] == [4]                 # floor(0.5 * 9)
+    stream = tdata.TrainStream(tdata.LibriMixSource(cfg.data, "train"), cfg.seed, stages)
+    for step in range(9):
+        b = stream.batch(step)
+        expected = stages[0][1] if step < 4 else cfg.data
+        assert stream.recipe(step) == expected and stream.stage_index(step) == (0 if step < 4 else 1)
+        assert (expected.p_noisy, expected.p_partial) == ((0.0, 0.0) if step < 4 else (1.0, 1.0))
+        # the batch is the examples of that recipe, drawn from the step's generator
+        rng = tdata._step_rng(cfg.seed, step)
+        by_hand = [stream.source.example(rng, b.mix.shape[-1], expected) for _ in range(4)]
+        assert torch.equal(b.mix, torch.from_numpy(np.stack([m for m, _, _ in by_hand])))
+        assert bool(b.noisy.any()) == (step >= 4) and bool(b.noisy.all()) == (step >= 4)
+    with pytest.raises(UserError, match="until"):
+        tiny_config(data_root, "static", curriculum=[{"until": 1.5}])
+    with pytest.raises(UserError, match="unknown key"):
+        tiny_config(data_root, "static", curriculum=[{"until": 0.5, "crop_s": 1.0}])
+    # the default (no curriculum) keeps the hashes of configs written before the key existed
+    assert "curriculum" not in json.dumps(tiny_config(data_root, "static").hash())
 
 
 def test_evaluation_subsets_are_refused(tmp_path: Path) -> None:
@@ -226,6 +279,9 @@ def test_gate_paths_is_checked_and_its_default_keeps_old_config_hashes(data_root
     d["gate"].pop("paths")
     d["gate"].pop("anchor")                # likewise
     d.pop("average_last")                  # a later key too, at its default
+    for key in ("precision", "curriculum", "fused_attention"):   # and these
+        d.pop(key)
+    d["data"].pop("pack")
     assert hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16] == plain.hash()
 
 
@@ -284,8 +340,11 @@ def _final_state(out: Path) -> dict[str, torch.Tensor]:
     return torch.load(out / "state.pt", weights_only=True)
 
 
-def test_resume_continues_at_the_same_step_with_the_same_result(data_root: Path, tmp_path: Path) -> None:
-    cfg = tiny_config(data_root, "supernet", steps=4, steps_per_epoch=2)
+@pytest.mark.parametrize("extra", [{}, {"precision": "bf16", "curriculum": [{"until": 0.5, "p_noisy": 0.0}]}],
+                         ids=["fp32", "bf16-curriculum"])
+def test_resume_continues_at_the_same_step_with_the_same_result(data_root: Path, tmp_path: Path,
+                                                                extra: dict) -> None:
+    cfg = tiny_config(data_root, "supernet", steps=4, steps_per_epoch=2, **extra)
     quiet = dict(progress=False, log=lambda m: None)
     straight = train(cfg, tmp_path / "a", **quiet)
     part = train(cfg, tmp_path / "b", stop_after=2, **quiet)

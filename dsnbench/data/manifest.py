@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import numpy as np
-import soundfile as sf
 
 
 class DatasetError(ValueError):
@@ -90,6 +89,7 @@ def read_audio(path: Path, expected_rate: int | None = None) -> np.ndarray:
 
     Shape: returns ``[T]``.
     """
+    import soundfile as sf  # here, not at the top: the trainer imports this package without it
     try:
         data, rate = sf.read(str(path), dtype="float64", always_2d=True)
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, ...
@@ -114,7 +114,10 @@ def load_utterance(utt: Utterance) -> tuple[np.ndarray, np.ndarray, np.ndarray |
     return mix, np.stack(srcs), noise
 
 
-def audio_info(path: Path) -> sf._SoundFileInfo:
+def audio_info(path: Path) -> Any:
+    """soundfile's header of ``path`` (frames, samplerate, channels, subtype). Raises
+    DatasetError naming the file."""
+    import soundfile as sf
     try:
         return sf.info(str(path))
     except Exception as exc:

@@ -6,11 +6,11 @@ generator ``default_rng([SEED, i])``, so building the first k mixtures gives the
 as building all of them.
 
 * ``mini-2mix``: WSJ0-2mix layout (``wav8k/min/tt/{mix,s1,s2}``, 16-bit PCM), mixed the
-  WSJ0-2mix way (:func:`dsnbench.data.librispeech.mix_wsj0_2mix`): two different speakers,
+  WSJ0-2mix way (:func:`dsnbench.data.mixing.mix_wsj0_2mix`): two different speakers,
   both utterances from their start, cut to a target length drawn in [3.0, 3.4] s and
   truncated to the shorter (min), active-level normalised, relative gain 0-5 dB, s1 louder.
 * ``mini-wham``: the same mixtures plus a random excerpt of a real noise recording at WHAM!
-  levels (:func:`dsnbench.data.librispeech.add_noise_wham`), WHAM! layout (float32, the six
+  levels (:func:`dsnbench.data.mixing.add_noise_wham`), WHAM! layout (float32, the six
   folders ``mix_clean, mix_both, mix_single, s1, s2, noise``).
 
 Each split folder also gets a ``metadata.csv`` (source utterances, speakers, genders, gains,
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .librispeech import (TEST_SUBSET, add_noise_wham, list_noise, list_utterances, mix_wsj0_2mix,
-                          mixture_id, read_audio, shared_data_dir)
+from .librispeech import TEST_SUBSET, list_noise, list_utterances, mixture_id, read_audio, shared_data_dir
+from .mixing import add_noise_wham, mix_wsj0_2mix
 from .manifest import DatasetError
 from .wavio import write_wav
 

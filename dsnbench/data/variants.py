@@ -37,14 +37,13 @@ from typing import Any
 
 import numpy as np
 
-from .activity import active_extent, active_level, sample_activity
-from .librispeech import WHAM_SNR_RANGE_DB
+from .activity import active_extent
+from .mixing import PEAK, WHAM_SNR_RANGE_DB, wham_noise_gain
 from .manifest import DatasetError, Manifest, load_utterance
 from .wavio import write_wav
 
 FADE_S = 0.010
 LOOP_XFADE_S = 0.050
-PEAK = 0.9
 
 
 @dataclass(frozen=True)
@@ -124,11 +123,10 @@ def make_variant(s1: np.ndarray, s2: np.ndarray, noise: np.ndarray | None, spec:
             src = np.asarray(noise, dtype=np.float64)
             src_start = int(rng.integers(0, max(1, src.shape[0] - n_noise + 1)))
             excerpt = _loop(src[src_start:], n_noise, sample_rate) * _fade(n_noise, sample_rate)
-            act = sample_activity(excerpt, sample_rate)
-            p_noise = float(np.mean(excerpt[act] ** 2)) if act.any() else 0.0
-            if p_noise <= 0:
-                raise ValueError("the noise reference is silent")
-            gain = float(np.sqrt(active_level(out["s1"], sample_rate) / p_noise * 10 ** (-snr / 10)))
+            try:
+                gain = wham_noise_gain(excerpt, out["s1"], sample_rate, snr)
+            except ValueError:
+                raise ValueError("the noise reference is silent") from None
             y[noise_start: noise_start + n_noise] = excerpt * gain
         out["noise"] = y
         out["mix_both"] = out["mix_clean"] + y

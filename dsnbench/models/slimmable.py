@@ -18,12 +18,30 @@ Per token of a sequence of length ``L`` (``h`` heads kept, ``f`` FFN units kept,
 """
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+_FUSED = {"on": False}
+
+
+@contextlib.contextmanager
+def fused_attention(enabled: bool = True) -> Iterator[None]:
+    """Inside this block slimmable layers compute attention with the fused kernel
+    (``scaled_dot_product_attention``): the same function, faster on GPUs, but an op the MAC
+    counter does not see. For training steps only; evaluation and MAC counting run outside it.
+    """
+    before = _FUSED["on"]
+    _FUSED["on"] = bool(enabled)
+    try:
+        yield
+    finally:
+        _FUSED["on"] = before
 
 
 def kept_units(width: float, total: int) -> int:
@@ -99,11 +117,15 @@ class SlimmableTransformerLayer(nn.Module):
         q = q.view(n, length, heads, self.head_dim).transpose(1, 2)
         k = k.view(n, length, heads, self.head_dim).transpose(1, 2)
         v = v.view(n, length, heads, self.head_dim).transpose(1, 2)
-        scores = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
-        weights = torch.softmax(scores, dim=-1)
-        if self.training and self.dropout > 0:
-            weights = F.dropout(weights, self.dropout)
-        ctx = torch.matmul(weights, v).transpose(1, 2).reshape(n, length, a)
+        if _FUSED["on"]:
+            ctx = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        else:
+            scores = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
+            weights = torch.softmax(scores, dim=-1)
+            if self.training and self.dropout > 0:
+                weights = F.dropout(weights, self.dropout)
+            ctx = torch.matmul(weights, v)
+        ctx = ctx.transpose(1, 2).reshape(n, length, a)
         attn = F.linear(ctx, self.out.weight[:, :a], self.out.bias)
         if self.training and self.dropout > 0:
             attn = F.dropout(attn, self.dropout)

@@ -16,6 +16,9 @@ Layout of the YAML (every key but ``name`` and ``stage`` has a default)::
     export: dsnbench/assets/checkpoints   # folder for <name>.pt and training/<name>.{yaml,csv}
     init: PATH                  # static / supernet: start from these weights (a later phase)
     average_last: 0             # export the mean weights of the last N epochs (0 = the last)
+    precision: fp32             # fp32 | bf16 (autocast forward in training steps only)
+    curriculum: []              # [{until: 0.67, p_noisy: 0.2, p_partial: 0.1, p_babble: 0}]: earlier recipes
+    fused_attention: false      # training steps may use the fused attention kernel
 """
 from __future__ import annotations
 
@@ -119,7 +122,11 @@ class GateConfig:
 
 #: (section, key, default) of config keys added after trainings were started with this code
 #: (section None: a top-level key)
-_LATER_KEYS = (("gate", "paths", "chosen"), (None, "average_last", 0), ("gate", "anchor", 0.0))
+_LATER_KEYS = (("gate", "paths", "chosen"), (None, "average_last", 0), ("gate", "anchor", 0.0),
+               (None, "precision", "fp32"), (None, "curriculum", []), (None, "fused_attention", False),
+               ("data", "pack", ""))
+
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,16 @@ class TrainConfig:
     #: cpu, cuda, cuda:N or auto (cuda when available); not part of the config hash, so a
     #: training can be resumed on another device
     device: str = "cpu"
+    #: ``bf16``: the forward pass of training steps under bfloat16 autocast (CPU or CUDA), the
+    #: loss, gradients' master weights, the optimiser and every validation in float32; ``fp32``
+    #: (default): float32 throughout
+    precision: str = "fp32"
+    #: stages of mixing recipes before ``data``'s own: ``[{until: 0.67, p_noisy: 0.2, ...}]``
+    #: (:func:`dsnbench.train.data.curriculum_stages`); empty = ``data`` from the first step
+    curriculum: tuple[dict[str, Any], ...] = ()
+    #: training steps may use the fused attention kernel (``scaled_dot_product_attention``);
+    #: validation and everything after training always run the counted matmul path
+    fused_attention: bool = False
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -159,6 +176,10 @@ class TrainConfig:
         if not 0 <= self.average_last <= self.n_epochs:
             raise UserError(f"average_last must be between 0 and the number of epochs ({self.n_epochs}), "
                             f"got {self.average_last}")
+        from .data import curriculum_stages
+        curriculum_stages(self.data, self.curriculum, self.steps)     # refuses a malformed one here
+        if self.precision not in PRECISIONS:
+            raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.stage == "gate" and not self.gate.init:
             raise UserError("a gate stage needs gate.init (the supernet checkpoint to start from)")
 
@@ -182,6 +203,10 @@ class TrainConfig:
         d["supernet"] = _from_dict(SupernetConfig, d.get("supernet"), f"{where}: supernet")
         d["gate"] = _from_dict(GateConfig, d.get("gate"), f"{where}: gate")
         d["model"] = dict(d.get("model") or {"preset": "mini"})
+        curriculum = d.get("curriculum") or []
+        if not isinstance(curriculum, (list, tuple)) or not all(isinstance(c, dict) for c in curriculum):
+            raise UserError(f"{where}: curriculum must be a list of stages ({{until: fraction, <data key>: value}})")
+        d["curriculum"] = tuple(dict(c) for c in curriculum)
         try:
             return cls(**d)
         except TypeError as exc:

@@ -13,19 +13,20 @@ validation).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
-import soundfile as sf
 import torch
 from scipy.signal import resample_poly
 
 from ..errors import UserError
-from . import mixing
+from ..data import mixing
 
 TRAIN_SUBSET = "train-clean-100"
 FORBIDDEN_SUBSETS = ("test-other", "test-clean", "dev-other", "dev-clean")
@@ -55,15 +56,21 @@ class DataConfig:
     babble_speakers: tuple[int, int] = (4, 6)
     #: level of the babble relative to the real noise it is added to (dB, uniform)
     babble_rel_db: tuple[float, float] = (-12.0, -6.0)
+    #: SNR of the louder speaker to the noise (WHAM!: [-6, 3] dB; :mod:`dsnbench.data.mixing`)
     noise_snr_db: tuple[float, float] = (-6.0, 3.0)
+    #: relative gain of the two speakers uniform in [0, max_rel_gain_db] dB (WSJ0-2mix: 5)
     max_rel_gain_db: float = 5.0
-    #: random overall level of the mixture (dB around the nominal level)
-    level_db: tuple[float, float] = (-10.0, 5.0)
+    #: one random gain (dB) on mixture and sources after the corpus mixing (which scales to a
+    #: 0.9 peak, as the test sets are); (0, 0) gives exactly the test sets' mixture
+    level_db: tuple[float, float] = (-10.0, 0.0)
     val_every: int = 10
     noise_train_share: float = 0.8
     n_val: int = 24
     val_s: float = 4.0
     val_seed: int = 20240601
+    #: read the training audio from this pack (:mod:`dsnbench.train.pack`) instead of ``root``:
+    #: one file, no soundfile needed (the GPU retraining); same speakers, same split
+    pack: str = ""
     # layout sources only
     mode: str = "min"
     task: str = "sep_noisy"
@@ -108,7 +115,12 @@ def resolve_root(root: str, base_dir: Path | None) -> Path:
     return p
 
 
-def _load_resampled(path: Path, sample_rate: int) -> np.ndarray:
+def load_resampled(path: Path, sample_rate: int) -> np.ndarray:
+    """One recording, mono float32, resampled (polyphase) to ``sample_rate``.
+
+    Shape: returns ``[T]``.
+    """
+    import soundfile as sf  # here, not at the top: a training from a pack runs without it
     x, sr = sf.read(str(path), dtype="float32", always_2d=False)
     if x.ndim != 1:
         x = x.mean(axis=1)
@@ -140,18 +152,13 @@ class LibriMixSource:
     def __init__(self, cfg: DataConfig, split: str, base_dir: Path | None = None) -> None:
         if split not in ("train", "val"):
             raise ValueError(f"split must be train or val, got {split!r}")
-        root = resolve_root(cfg.root, base_dir)
-        speech_dir = root / "librispeech" / TRAIN_SUBSET
-        if not speech_dir.is_dir():
-            raise UserError(f"{speech_dir}: training speech folder missing (data.root must hold librispeech/{TRAIN_SUBSET})")
-        files = sorted(speech_dir.glob("*.flac"))
-        if not files:
-            raise UserError(f"{speech_dir}: no .flac files")
-        if any(part in FORBIDDEN_SUBSETS for part in speech_dir.resolve().parts):
-            raise UserError(f"{speech_dir}: refusing to train on an evaluation subset")
-        by_speaker: dict[str, list[Path]] = {}
-        for f in files:
-            by_speaker.setdefault(f.name.split("-")[0], []).append(f)
+        if cfg.pack:
+            speech, noise = self._from_pack(resolve_root(cfg.pack, base_dir), cfg.sample_rate)
+        else:
+            speech, noise = self._from_root(resolve_root(cfg.root, base_dir), cfg)
+        by_speaker: dict[str, list[str]] = {}
+        for name in speech:
+            by_speaker.setdefault(name.rsplit("/", 1)[-1].split("-")[0], []).append(name)
         speakers = sorted(by_speaker, key=int)
         val_speakers = speakers[cfg.val_every // 2::cfg.val_every]
         chosen = val_speakers if split == "val" else [s for s in speakers if s not in set(val_speakers)]
@@ -162,24 +169,50 @@ class LibriMixSource:
         self.utterance_speaker: list[int] = []
         self.files: list[str] = []
         for i, spk in enumerate(chosen):
-            for f in by_speaker[spk]:
-                x = _load_resampled(f, cfg.sample_rate)
+            for name in by_speaker[spk]:
+                x = speech[name]
                 if x.size < cfg.sample_rate // 2 or not np.any(x):
-                    raise UserError(f"{f}: shorter than 0.5 s or silent")
+                    raise UserError(f"{name}: shorter than 0.5 s or silent")
                 self.utterances.append(x)
                 self.utterance_speaker.append(i)
-                self.files.append(f"librispeech/{TRAIN_SUBSET}/{f.name}")
-        noise_dir = root / "noise"
+                self.files.append(name)
         self.noises: list[np.ndarray] = []
-        if cfg.p_noisy > 0:
-            noise_files = sorted(noise_dir.glob("*.wav")) if noise_dir.is_dir() else []
-            if not noise_files:
-                raise UserError(f"{noise_dir}: no noise .wav files (needed because data.p_noisy > 0)")
-            for f in noise_files:
-                x = _load_resampled(f, cfg.sample_rate)
-                cut = int(cfg.noise_train_share * x.size)
-                self.noises.append(x[:cut] if split == "train" else x[cut:])
-                self.files.append(f"noise/{f.name}")
+        for name, x in noise.items():
+            cut = int(cfg.noise_train_share * x.size)
+            self.noises.append(x[:cut] if split == "train" else x[cut:])
+            self.files.append(name)
+        if cfg.pack:
+            self.files.append(f"pack:{Path(cfg.pack).name}")
+
+    @staticmethod
+    def _from_root(root: Path, cfg: DataConfig) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        speech_dir = root / "librispeech" / TRAIN_SUBSET
+        if not speech_dir.is_dir():
+            raise UserError(f"{speech_dir}: training speech folder missing (data.root must hold librispeech/{TRAIN_SUBSET})")
+        files = sorted(speech_dir.glob("*.flac"))
+        if not files:
+            raise UserError(f"{speech_dir}: no .flac files")
+        if any(part in FORBIDDEN_SUBSETS for part in speech_dir.resolve().parts):
+            raise UserError(f"{speech_dir}: refusing to train on an evaluation subset")
+        speech = {f"librispeech/{TRAIN_SUBSET}/{f.name}": load_resampled(f, cfg.sample_rate) for f in files}
+        noise_dir = root / "noise"
+        noise_files = sorted(noise_dir.glob("*.wav")) if noise_dir.is_dir() else []
+        if cfg.p_noisy > 0 and not noise_files:
+            raise UserError(f"{noise_dir}: no noise .wav files (needed because data.p_noisy > 0)")
+        noise = {f"noise/{f.name}": load_resampled(f, cfg.sample_rate) for f in noise_files} if cfg.p_noisy > 0 else {}
+        return speech, noise
+
+    @staticmethod
+    def _from_pack(path: Path, sample_rate: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        from .pack import read_pack
+        header, items = read_pack(path)
+        if header["sample_rate"] != sample_rate:
+            raise UserError(f"{path}: packed at {header['sample_rate']} Hz, the config asks for {sample_rate} Hz")
+        speech = {k: v for k, v in items.items() if k.startswith(f"librispeech/{TRAIN_SUBSET}/")}
+        if not speech:
+            raise UserError(f"{path}: the pack holds no librispeech/{TRAIN_SUBSET} recordings")
+        noise = {k: v for k, v in items.items() if k.startswith("noise/")}
+        return speech, noise
 
     def fingerprint(self) -> str:
         """Hash of which files (by name) and how much audio this split uses."""
@@ -189,9 +222,34 @@ class LibriMixSource:
         h.update(str(sum(u.size for u in self.utterances) + sum(n.size for n in self.noises)).encode())
         return h.hexdigest()[:16]
 
-    def example(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, bool]:
-        """One example of ``n`` samples: ``(mix [n], sources [2, n], noisy)``."""
-        cfg = self.cfg
+    def example(self, rng: np.random.Generator, n: int,
+                recipe: DataConfig | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
+        """One example of ``n`` samples: ``(mix [n], sources [2, n], noisy)``.
+
+        ``recipe``: the mixing shares to use (a curriculum stage's config; default: this
+        source's own). The mixture is made by :mod:`dsnbench.data.mixing`, the rule of the test
+        sets: WSJ0-2mix gains (s1 the louder), the WHAM! noise level, 0.9 peak; then one
+        random gain of ``level_db`` dB on everything. A draw whose speech or noise excerpt is
+        silent is drawn again (from the same generator, so still a function of the seed).
+        """
+        mix, sources, noisy, _ = self.example_with_draw(rng, n, recipe)
+        return mix, sources, noisy
+
+    def example_with_draw(self, rng: np.random.Generator, n: int, recipe: DataConfig | None = None
+                          ) -> tuple[np.ndarray, np.ndarray, bool, Draw]:
+        """:meth:`example` and what was drawn for it (the placed excerpts, the noise and the
+        levels), so a test can rebuild the mixture with :mod:`dsnbench.data.mixing`."""
+        cfg = recipe or self.cfg
+        for _ in range(100):
+            try:
+                return self._example(rng, n, cfg)
+            except ValueError:
+                continue
+        raise UserError("100 training draws in a row had a silent speech or noise excerpt: "
+                        "is the training data silent?")
+
+    def _example(self, rng: np.random.Generator, n: int, cfg: DataConfig
+                 ) -> tuple[np.ndarray, np.ndarray, bool, Draw]:
         sr = cfg.sample_rate
         n_utt = len(self.utterances)
         i = int(rng.integers(n_utt))
@@ -201,45 +259,57 @@ class LibriMixSource:
         if rng.random() < cfg.p_partial:
             ratio = float(rng.uniform(*cfg.overlap_range))
             active = int(round(n / (2.0 - ratio)))     # two spans of `active` covering n, overlapping ratio*active
-            a = _crop(self.utterances[i], active, rng)
-            b = _crop(self.utterances[j], active, rng)
-            s1 = np.zeros(n, np.float32)
-            s2 = np.zeros(n, np.float32)
-            s1[:active] = a
-            s2[n - active:] = b
+            a = np.zeros(n)
+            b = np.zeros(n)
+            a[:active] = _crop(self.utterances[i], active, rng)
+            b[n - active:] = _crop(self.utterances[j], active, rng)
             if rng.random() < 0.5:
-                s1, s2 = s2, s1
+                a, b = b, a
         else:
-            s1 = _crop(self.utterances[i], n, rng)
-            s2 = _crop(self.utterances[j], n, rng)
-        s1, s2 = mixing.wsj0_2mix_gains(s1, s2, sr, rng, cfg.max_rel_gain_db)
-        sources = np.stack([s1, s2]).astype(np.float64)
-        mix = sources.sum(0)
+            a = _crop(self.utterances[i], n, rng).astype(np.float64)
+            b = _crop(self.utterances[j], n, rng).astype(np.float64)
+        level = float(rng.uniform(0.0, cfg.max_rel_gain_db / 2))
+        m = mixing.mix_wsj0_2mix(a, b, None, sr, "min", level_db=level)
         noisy = bool(rng.random() < cfg.p_noisy)
+        noise, snr = None, None
         if noisy:
             k = int(rng.integers(len(self.noises)))
             noise = _crop(self.noises[k], n, rng).astype(np.float64)
-            noise = mixing.normalise_active(noise, sr)
             if rng.random() < cfg.p_babble:
+                noise = noise / np.sqrt(max(mixing.noise_power(noise, sr), 1e-20))
                 n_babble = int(rng.integers(cfg.babble_speakers[0], cfg.babble_speakers[1] + 1))
                 babble = np.zeros(n)
                 for _ in range(n_babble):
-                    m = int(rng.integers(n_utt))
-                    while self.utterance_speaker[m] in (self.utterance_speaker[i], self.utterance_speaker[j]):
-                        m = int(rng.integers(n_utt))
-                    babble += mixing.normalise_active(_crop(self.utterances[m], n, rng).astype(np.float64), sr)
-                noise = noise + mixing.normalise_active(babble, sr) * 10 ** (float(rng.uniform(*cfg.babble_rel_db)) / 20)
-            louder = sources[int(np.argmax([mixing.active_power(s, sr) for s in sources]))]
-            noise = mixing.wham_noise(noise, louder, sr, rng, cfg.noise_snr_db)
-            mix = mix + noise
-        # nominal level: mixture active RMS about -25 dBFS, then a random offset; never clip
-        level = 10 ** ((-25 + float(rng.uniform(*cfg.level_db))) / 20)
-        p = mixing.active_power(mix, sr)
-        gain = level / np.sqrt(p) if p > 0 else 1.0
-        peak = np.abs(mix).max() * gain
-        if peak > 0.9:
-            gain *= 0.9 / peak
-        return (mix * gain).astype(np.float32), (sources * gain).astype(np.float32), noisy
+                    k2 = int(rng.integers(n_utt))
+                    while self.utterance_speaker[k2] in (self.utterance_speaker[i], self.utterance_speaker[j]):
+                        k2 = int(rng.integers(n_utt))
+                    babble += mixing.normalise_active(_crop(self.utterances[k2], n, rng), sr)
+                rel = float(rng.uniform(*cfg.babble_rel_db))
+                noise = noise + mixing.normalise_active(babble, sr) * 10 ** (rel / 20)
+            snr = float(rng.uniform(*cfg.noise_snr_db))
+            m = mixing.add_noise_wham(m, noise, None, sr, snr_db=snr)
+            mix = m.mix_both
+        else:
+            mix = m.mix
+        gain_db = float(rng.uniform(*cfg.level_db))
+        gain = 10 ** (gain_db / 20)
+        sources = np.stack([m.s1, m.s2])
+        draw = Draw(a=a, b=b, noise=noise, level_db=level, snr_db=snr, gain_db=gain_db)
+        return (mix * gain).astype(np.float32), (sources * gain).astype(np.float32), noisy, draw
+
+
+@dataclass
+class Draw:
+    """What one training example was made of: the two placed excerpts (``a`` becomes s1, the
+    louder), the noise before its level was set (None when clean), the WSJ0-2mix level, the
+    SNR and the final gain, all in dB. Shape: ``a``, ``b``, ``noise`` are ``[n]``."""
+
+    a: np.ndarray
+    b: np.ndarray
+    noise: np.ndarray | None
+    level_db: float
+    snr_db: float | None
+    gain_db: float
 
 
 class LayoutSource:
@@ -266,7 +336,11 @@ class LayoutSource:
         return self.manifest.hash() if hasattr(self.manifest, "hash") else hashlib.sha256(
             "\n".join(self.files).encode()).hexdigest()[:16]
 
-    def example(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    def example(self, rng: np.random.Generator, n: int,
+                recipe: DataConfig | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
+        """A random crop of a random utterance (``recipe`` is ignored: a layout's mixtures are
+        what they are)."""
+        import soundfile as sf
         u = self.manifest.utterances[int(rng.integers(len(self.manifest)))]
         start = int(rng.integers(0, max(1, u.n_samples - n + 1)))
         stop = min(u.n_samples, start + n)
@@ -286,33 +360,82 @@ def make_source(cfg: DataConfig, split: str, base_dir: Path | None = None) -> Li
     raise UserError(f"data.source must be librispeech-mix, wsj0-2mix or wham, got {cfg.source!r}")
 
 
-class TrainStream:
-    """Batches as a pure function of ``(seed, step)``."""
+MIXING_KEYS = ("p_noisy", "p_partial", "overlap_range", "p_babble", "babble_speakers", "babble_rel_db",
+               "noise_snr_db", "max_rel_gain_db", "level_db")
 
-    def __init__(self, source: LibriMixSource | LayoutSource, seed: int) -> None:
+
+def curriculum_stages(data: DataConfig, stages: Sequence[dict[str, Any]], steps: int
+                      ) -> list[tuple[int, DataConfig]]:
+    """The curriculum as ``[(first step after the stage, its data config), ...]``.
+
+    Each stage is ``{until: f, <mixing key>: value, ...}``: from the previous stage's end up
+    to step ``floor(f * steps)`` (exclusive) the batches use ``data`` with those keys changed
+    (keys: :data:`MIXING_KEYS`); after the last stage, ``data`` itself. ``until`` fractions
+    must rise within (0, 1].
+    """
+    out: list[tuple[int, DataConfig]] = []
+    last = 0.0
+    for k, stage in enumerate(stages):
+        stage = dict(stage)
+        until = stage.pop("until", None)
+        if not isinstance(until, (int, float)) or isinstance(until, bool) or not last < until <= 1:
+            raise UserError(f"curriculum[{k}].until must be a fraction of the steps in ({last:g}, 1], got {until!r}")
+        bad = sorted(set(stage) - set(MIXING_KEYS))
+        if bad:
+            raise UserError(f"curriculum[{k}]: unknown key(s) {', '.join(bad)} (a stage sets until and "
+                            f"any of {', '.join(MIXING_KEYS)})")
+        merged = {**data.to_dict(), **stage}
+        out.append((int(math.floor(until * steps)), DataConfig.from_dict(merged)))
+        last = float(until)
+    return out
+
+
+class TrainStream:
+    """Batches as a pure function of ``(seed, step)``; ``stages`` (from
+    :func:`curriculum_stages`) switch the mixing recipe at fixed steps."""
+
+    def __init__(self, source: LibriMixSource | LayoutSource, seed: int,
+                 stages: Sequence[tuple[int, DataConfig]] = ()) -> None:
         self.source = source
         self.seed = seed
+        self.stages = list(stages)
+
+    def stage_index(self, step: int) -> int:
+        """Which stage batch ``step`` belongs to (``len(stages)``: the final recipe, ``data``)."""
+        for k, (end, _) in enumerate(self.stages):
+            if step < end:
+                return k
+        return len(self.stages)
+
+    def recipe(self, step: int) -> DataConfig:
+        """The data config batch ``step`` is mixed with."""
+        k = self.stage_index(step)
+        return self.stages[k][1] if k < len(self.stages) else self.source.cfg
 
     def batch(self, step: int) -> Batch:
         cfg = self.source.cfg
+        recipe = self.recipe(step)
         n = int(round(cfg.crop_s * cfg.sample_rate))
         rng = _step_rng(self.seed, step)
-        items = [self.source.example(rng, n) for _ in range(cfg.batch_size)]
+        items = [self.source.example(rng, n, recipe) for _ in range(cfg.batch_size)]
         return Batch(mix=torch.from_numpy(np.stack([m for m, _, _ in items])),
                      sources=torch.from_numpy(np.stack([s for _, s, _ in items])),
                      noisy=torch.tensor([z for _, _, z in items]))
 
 
-def validation_set(source: LibriMixSource | LayoutSource) -> Batch:
+def validation_set(source: LibriMixSource | LayoutSource, clean_full: bool = False) -> Batch:
     """The fixed validation mixtures: ``n_val`` examples of ``val_s`` seconds drawn with
     ``val_seed`` from the validation split (half noisy when the config mixes noise in).
+    ``clean_full``: another fixed set from the same speakers, every mixture clean and fully
+    overlapped, as the WSJ0-2mix-style test sets are (model selection reads this one).
 
     Shape: ``mix [n_val, T]``, ``sources [n_val, C, T]``.
     """
     cfg = source.cfg
     n = int(round(cfg.val_s * cfg.sample_rate))
-    rng = _step_rng(cfg.val_seed, 0, stream=1)
-    items = [source.example(rng, n) for _ in range(cfg.n_val)]
+    recipe = dataclasses.replace(cfg, p_noisy=0.0, p_partial=0.0) if clean_full else None
+    rng = _step_rng(cfg.val_seed, 0, stream=2 if clean_full else 1)
+    items = [source.example(rng, n, recipe) for _ in range(cfg.n_val)]
     return Batch(mix=torch.from_numpy(np.stack([m for m, _, _ in items])),
                  sources=torch.from_numpy(np.stack([s for _, s, _ in items])),
                  noisy=torch.tensor([z for _, _, z in items]))

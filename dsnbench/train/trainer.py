@@ -10,7 +10,9 @@ as an uninterrupted one (wall-clock columns aside).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import io
 import math
 import os
@@ -30,10 +32,14 @@ from ..models.dualpath import DSNConfig, DualPathDSN
 from ..models.checkpoint import code_version
 from . import checkpoints as ckpt
 from .config import TrainConfig
-from .data import Batch, TrainStream, make_source, validation_set
+from ..models.slimmable import fused_attention
+from .data import Batch, TrainStream, curriculum_stages, make_source, validation_set
 from .losses import complexity_loss, pit_si_snr, segmental_quality
 
 STATE_FILE = "state.pt"
+#: the mixing rule the training data follows (recorded in provenance): 2 = dsnbench.data.mixing,
+#: the test sets' own rule; checkpoints without it were trained on the older, separate rule
+MIXING_RULE = 2
 LOG_FILE = "log.csv"
 
 
@@ -190,11 +196,34 @@ def _sandwich(n_widths: int, n_random: int, rng: np.random.Generator) -> list[in
     return idx
 
 
+def forward_context(cfg: TrainConfig, device: torch.device) -> contextlib.ExitStack:
+    """What a training step's forward pass runs under: bfloat16 autocast for ``precision:
+    bf16`` and the fused attention kernel for ``fused_attention: true``. Losses are computed
+    in float32 outside it."""
+    stack = contextlib.ExitStack()
+    if cfg.precision == "bf16":
+        stack.enter_context(torch.autocast(device.type, dtype=torch.bfloat16))
+    if cfg.fused_attention:
+        stack.enter_context(fused_attention(True))
+    return stack
+
+
 def train_step(cfg: TrainConfig, model: DualPathDSN, batch: Batch, step: int) -> StepResult:
-    """Forward and backward of one step (gradients accumulated in the model; no optimiser)."""
+    """Forward and backward of one step (gradients accumulated in the model; no optimiser).
+    The forward passes run under :func:`forward_context`; every loss is float32."""
+    device = batch.mix.device
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with forward_context(cfg, device):
+            out = model(*args, **kwargs)
+        out.estimates = out.estimates.float()
+        if getattr(out, "gate_probs", None) is not None:
+            out.gate_probs = out.gate_probs.float()
+        return out
+
     widths = model.config.reported_widths
     if cfg.stage == "static":
-        est = model(batch.mix).estimates
+        est = run(batch.mix).estimates
         loss = -pit_si_snr(batch.sources, est).si_snr.mean()
         loss.backward()
         return StepResult(loss.item(), loss.item(), 0.0, float(widths[0]))
@@ -203,7 +232,7 @@ def train_step(cfg: TrainConfig, model: DualPathDSN, batch: Batch, step: int) ->
         order = _sandwich(len(widths), cfg.supernet.n_random, rng)
         total, teacher = 0.0, None
         for k in order:
-            est = model(batch.mix, width=widths[k]).estimates
+            est = run(batch.mix, width=widths[k]).estimates
             loss = -pit_si_snr(batch.sources, est).si_snr.mean()
             if teacher is not None and cfg.supernet.distill > 0:
                 a = cfg.supernet.distill
@@ -217,7 +246,7 @@ def train_step(cfg: TrainConfig, model: DualPathDSN, batch: Batch, step: int) ->
     g = cfg.gate
     frac = step / max(1, cfg.steps - 1)
     gumbel_tau = g.gumbel_tau * (g.gumbel_tau_final / g.gumbel_tau) ** frac
-    out = model(batch.mix, gate_mode="train", tau=gumbel_tau, all_widths=g.paths == "all")
+    out = run(batch.mix, gate_mode="train", tau=gumbel_tau, all_widths=g.paths == "all")
     pit = pit_si_snr(batch.sources, out.estimates)
     sep = -pit.si_snr.mean()
     quality = None
@@ -231,7 +260,7 @@ def train_step(cfg: TrainConfig, model: DualPathDSN, batch: Batch, step: int) ->
     if g.anchor > 0:
         # the sandwich's two ends at fixed width, so the widths the gate avoids stay trained
         for k in (len(widths) - 1, 0):
-            est = model(batch.mix, width=widths[k]).estimates
+            est = run(batch.mix, width=widths[k]).estimates
             fixed = -pit_si_snr(batch.sources, est).si_snr.mean()
             (g.anchor / 2 * fixed).backward()
             total += g.anchor / 2 * fixed.item()
@@ -279,6 +308,18 @@ def evaluate(model: DualPathDSN, val: Batch, stage: str, width: float | None = N
             "mean_width": float(u.mean())}
 
 
+def _validate(model: DualPathDSN, val: Batch, val_clean: Batch, stage: str) -> tuple[dict[str, Any], dict[str, float]]:
+    """The epoch's validation: the mixed set (returned whole) and the clean full-overlap set
+    (``val_clean_full_si_snri``), and for a supernet both at every narrower width."""
+    v = evaluate(model, val, stage)
+    extra = {"val_clean_full_si_snri": round(evaluate(model, val_clean, stage)["mean"], 5)}
+    if stage == "supernet":
+        for w in model.config.widths[:-1]:
+            extra[f"val_si_snri@{w:g}"] = round(evaluate(model, val, "supernet", width=w)["mean"], 5)
+            extra[f"val_clean_full_si_snri@{w:g}"] = round(evaluate(model, val_clean, "supernet", width=w)["mean"], 5)
+    return v, extra
+
+
 # --------------------------------------------------------------------------- the loop
 def _atomic_save(obj: Any, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -311,15 +352,31 @@ class TrainResult:
     exported: Path | None
 
 
+def steps_for_deadline(seconds_left: float, step_s: float, val_s: float, steps_per_epoch: int,
+                       final_s: float, safety: float = 0.9) -> int:
+    """The most steps that finish, with a validation every ``steps_per_epoch`` steps and a
+    final evaluation + export of ``final_s``, within ``safety`` x ``seconds_left``, given a
+    step of ``step_s`` and a validation of ``val_s`` seconds (at least 1)."""
+    budget = safety * seconds_left - final_s
+    per_step = step_s + val_s / steps_per_epoch
+    return max(1, int(budget / per_step)) if per_step > 0 else 1
+
+
 def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path | None = None,
           stop_after: int | None = None, progress: bool | None = None,
-          log: Callable[[str], None] | None = None) -> TrainResult:
+          log: Callable[[str], None] | None = None, deadline_s: float | None = None,
+          probe_steps: int = 10) -> TrainResult:
     """Run (or resume) one training to ``cfg.steps`` and export the final checkpoint.
 
     ``stop_after``: stop at the first epoch boundary at or after this many steps without
     exporting (for tests of resuming). ``base_dir``: where relative paths in the config start
-    (default: the current folder).
+    (default: the current folder). ``deadline_s``: finish within this many seconds of the
+    call: after ``probe_steps`` steps (inside the warm-up, so the learning-rate schedule has
+    not yet depended on the total) the step rate and one validation are timed and ``steps``
+    becomes what fits (:func:`steps_for_deadline`); the curriculum's fractions follow it, and
+    the resolved config is the one written, hashed and recorded.
     """
+    started = time.time()
     torch.set_num_threads(1)
     base_dir = Path.cwd() if base_dir is None else Path(base_dir)
     out_dir = Path(out_dir)
@@ -333,13 +390,15 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
 
     train_src = make_source(cfg.data, "train", base_dir)
     val_src = make_source(cfg.data, "val", base_dir)
-    stream = TrainStream(train_src, cfg.seed)
+    stream = TrainStream(train_src, cfg.seed, curriculum_stages(cfg.data, cfg.curriculum, cfg.steps))
     val = validation_set(val_src)
+    val_clean = validation_set(val_src, clean_full=True)
 
     device = resolve_device(cfg.device)
     model = build_model(cfg, base_dir).to(device)
     model.train()
     val = Batch(val.mix.to(device), val.sources.to(device), val.noisy)
+    val_clean = Batch(val_clean.mix.to(device), val_clean.sources.to(device), val_clean.noisy)
     opt, base_lrs = make_optimizer(cfg, model)
     step, rows, elapsed = 0, [], 0.0
     # checkpoint averaging: the sum of the weights at the ends of the last cfg.average_last
@@ -350,6 +409,11 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
     started_with = code_version()
     if resume and state_path.exists():
         state = torch.load(state_path, weights_only=True, map_location=device)
+        if deadline_s is not None and state.get("steps_total"):
+            # a deadline training resumes with the steps it resolved at its start
+            cfg = dataclasses.replace(cfg, steps=int(state["steps_total"]))
+            stream = TrainStream(train_src, cfg.seed, curriculum_stages(cfg.data, cfg.curriculum, cfg.steps))
+            deadline_s = None
         if state["config_hash"] != cfg.hash():
             raise UserError(f"{state_path}: was written by a different config (hash {state['config_hash']}, "
                             f"this one {cfg.hash()}); use another --out")
@@ -368,7 +432,28 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
         bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, unit="step", dynamic_ncols=True)
     acc: dict[str, float] = {"loss": 0.0, "sep": 0.0, "cplx": 0.0, "mean_width": 0.0, "n": 0}
     t0 = time.time()
+    # the probe ends inside the warm-up, whose learning rates do not depend on the total
+    probe_at = max(1, min(probe_steps, cfg.optim.warmup_steps or probe_steps)) \
+        if deadline_s is not None and step == 0 else -1
+    t_probe = time.time()
     while step < cfg.steps:
+        if step == probe_at:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            step_s = (time.time() - t_probe) / max(1, probe_at)
+            t_val = time.time()
+            _validate(model, val, val_clean, cfg.stage)
+            val_s = time.time() - t_val
+            left = deadline_s - (time.time() - started)
+            n_steps = steps_for_deadline(left, step_s, val_s, cfg.steps_per_epoch, final_s=4 * val_s + 5.0)
+            cfg = dataclasses.replace(cfg, steps=max(step + 1, step + n_steps))
+            stream = TrainStream(train_src, cfg.seed, curriculum_stages(cfg.data, cfg.curriculum, cfg.steps))
+            (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+            say(f"[{cfg.name}] deadline {deadline_s:.0f} s: {step_s * 1000:.1f} ms a step, {val_s:.1f} s a "
+                f"validation -> {cfg.steps} steps")
+            if bar is not None:
+                bar.total = cfg.steps
+
         torch.manual_seed(_seed(cfg.seed, step))
         random.seed(_seed(cfg.seed, step))
         factor = lr_factor(step, cfg.steps, cfg.optim.warmup_steps, cfg.optim.final_lr_ratio)
@@ -394,16 +479,13 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
             bar.set_postfix(loss=f"{res.loss:.2f}", w=f"{res.mean_width:.2f}")
         if step % cfg.steps_per_epoch == 0 or step == cfg.steps:
             n = max(1, acc["n"])
-            v = evaluate(model, val, cfg.stage)
+            v, extra = _validate(model, val, val_clean, cfg.stage)
             row = {"epoch": len(rows) + 1, "step": step, "loss": round(acc["loss"] / n, 5),
                    "sep_loss": round(acc["sep"] / n, 5), "cplx_loss": round(acc["cplx"] / n, 5),
                    "train_mean_width": round(acc["mean_width"] / n, 5),
                    "val_si_snri": round(v["mean"], 5), "val_si_snri_clean": round(v["clean"], 5),
                    "val_si_snri_noisy": round(v["noisy"], 5), "mean_width": round(v["mean_width"], 5),
-                   "lr": opt.param_groups[0]["lr"]}
-            if cfg.stage == "supernet":
-                for w in model.config.widths[:-1]:
-                    row[f"val_si_snri@{w:g}"] = round(evaluate(model, val, "supernet", width=w)["mean"], 5)
+                   "lr": opt.param_groups[0]["lr"], **extra, "data_stage": stream.stage_index(step - 1)}
             elapsed += time.time() - t0
             t0 = time.time()
             row["elapsed_s"] = round(elapsed, 1)
@@ -411,12 +493,13 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
             if cfg.average_last and len(rows) > cfg.n_epochs - cfg.average_last:
                 avg = _accumulate(avg, model)
             _atomic_save({"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                          "rows": rows, "elapsed_s": elapsed, "config_hash": cfg.hash(),
+                          "rows": rows, "elapsed_s": elapsed, "config_hash": cfg.hash(), "steps_total": cfg.steps,
                           "code_version": started_with, "average": avg}, state_path)
             _write_log(rows, out_dir / LOG_FILE)
             say(f"[{cfg.name}] epoch {row['epoch']} step {step}/{cfg.steps} loss {row['loss']:.3f} "
                 f"val SI-SNRi {row['val_si_snri']:.2f} dB (clean {row['val_si_snri_clean']:.2f}, "
-                f"noisy {row['val_si_snri_noisy']:.2f}) width {row['mean_width']:.3f} [{elapsed:.0f} s]")
+                f"noisy {row['val_si_snri_noisy']:.2f}; clean full overlap {row['val_clean_full_si_snri']:.2f}) "
+                f"width {row['mean_width']:.3f} [{elapsed:.0f} s]")
             acc = {"loss": 0.0, "sep": 0.0, "cplx": 0.0, "mean_width": 0.0, "n": 0}
             if stop_after is not None and step >= stop_after and step < cfg.steps:
                 if bar is not None:
@@ -437,11 +520,13 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
                      "mean_width": round(final["mean_width"], 5)})
         say(f"[{cfg.name}] mean of the last {int(avg['n'])} epochs' weights: val SI-SNRi "
             f"{final['mean']:.2f} dB (last epoch {averaged['last_epoch_val_si_snri']:.2f})")
+    final_clean = evaluate(model, val_clean, cfg.stage)
     quick = evaluate(model, _head(val, cfg.n_val_quick), cfg.stage)
-    per_width = {}
+    per_width, per_width_clean = {}, {}
     if cfg.stage == "supernet":
         for w in model.config.widths:
             per_width[f"{w:g}"] = evaluate(model, val, "supernet", width=w)["mean"]
+            per_width_clean[f"{w:g}"] = evaluate(model, val_clean, "supernet", width=w)["mean"]
     operating_points = None
     if cfg.stage == "gate":
         operating_points = choose_operating_points(model, val)
@@ -455,7 +540,9 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
                  "val_fingerprint": val_src.fingerprint(),
                  "n_train_speakers": len(getattr(train_src, "speakers", [])),
                  "n_val_speakers": len(getattr(val_src, "speakers", [])),
-                 "speakers": "LibriSpeech train-clean-100 only" if cfg.data.source == "librispeech-mix" else None},
+                 "speakers": "LibriSpeech train-clean-100 only" if cfg.data.source == "librispeech-mix" else None,
+                 "mixing_rule": MIXING_RULE},
+        "precision": cfg.precision,
         **({"averaged": averaged} if averaged else {}),
         "val_si_snr": final["si_snr"],
         "val_si_snri": final["mean"],
@@ -464,6 +551,9 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
                        "n_val": int(val.mix.shape[0]), "val_s": cfg.data.val_s, "val_seed": cfg.data.val_seed,
                        "quick": {"n": int(min(cfg.n_val_quick, val.mix.shape[0])), "si_snri": quick["mean"],
                                  "per_mixture": quick["si_snri"]},
+                       "clean_full": {"si_snri": final_clean["mean"], "n_val": int(val_clean.mix.shape[0]),
+                                      "mean_width": final_clean["mean_width"],
+                                      **({"si_snri_per_width": per_width_clean} if per_width_clean else {})},
                        **({"si_snri_per_width": per_width} if per_width else {}),
                        **({"operating_points": operating_points} if operating_points else {})},
     }
