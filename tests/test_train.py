@@ -660,3 +660,117 @@ def test_seed_spread_script_groups_runs_by_provenance_and_averages_over_seeds(
     assert "spearman_val_test" in out
     assert ss.main([str(tmp_path / "run"), "--order", "static-9"]) == 2
     assert "static-9" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- precision, kernels, deadline
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+BUNDLED_STATIC = Path(__file__).resolve().parents[1] / "dsnbench" / "assets" / "checkpoints" / "static-1.0.safetensors"
+
+
+def _grads(model: torch.nn.Module, batch: tdata.Batch, bf16: bool) -> torch.Tensor:
+    model.zero_grad(set_to_none=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        est = model(batch.mix).estimates
+    pit_si_snr_loss(batch.sources, est.float()).backward()
+    return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+
+@pytest.mark.skipif(not (SHARED / "librispeech" / "train-clean-100").is_dir() or not BUNDLED_STATIC.is_file(),
+                    reason="needs ../shared/data and the bundled static-1.0")
+def test_bf16_gradients_agree_with_fp32_on_a_real_batch() -> None:
+    """precision: bf16 trains the bundled architecture with the gradient fp32 would give: on
+    real training batches through the bundled (trained) static-1.0 and a fresh one, the cosine
+    between the bf16-autocast and the fp32 gradient is at least 0.999."""
+    from dsnbench.train.checkpoints import load_model
+    from dsnbench.models.dualpath import DualPathDSN
+    cfg = tdata.DataConfig(root=str(SHARED), crop_s=2.0, batch_size=4)
+    stream = tdata.TrainStream(tdata.LibriMixSource(cfg, "train"), 3)
+    trained = load_model(BUNDLED_STATIC)
+    torch.manual_seed(0)
+    fresh = DualPathDSN(trained.config)
+    for model in (trained, fresh):
+        for step in (0, 1):
+            batch = stream.batch(step)
+            g32, g16 = _grads(model, batch, False), _grads(model, batch, True)
+            cos = float(torch.nn.functional.cosine_similarity(g32, g16, dim=0))
+            assert cos >= 0.999, (step, cos)
+            assert not torch.equal(g32, g16)          # bf16 really ran
+
+
+def test_bf16_config_runs_the_forward_under_autocast_and_keeps_float32_weights(data_root: Path,
+                                                                              tmp_path: Path) -> None:
+    cfg = tiny_config(data_root, "static", precision="bf16")
+    with pytest.raises(UserError, match="precision"):
+        tiny_config(data_root, "static", precision="fp8")
+    model = build_model(cfg, Path.cwd())
+    seen: dict[str, tuple[bool, torch.dtype]] = {}
+
+    def record(name: str):
+        def hook(module, inputs, output) -> None:
+            seen.setdefault(name, (torch.is_autocast_enabled("cpu"), output.dtype))
+        return hook
+    hooks = [getattr(model, name).register_forward_hook(record(name)) for name in ("encoder", "decoder")]
+    hooks.append(model.blocks[0].intra[0].register_forward_hook(record("intra")))
+    batch = tdata.TrainStream(tdata.LibriMixSource(cfg.data, "train"), 1).batch(0)
+    train_step(cfg, model, batch, 0)
+    for h in hooks:
+        h.remove()
+    # the dual-path blocks run under bf16 autocast, the waveform's path in and out in float32
+    assert seen == {"encoder": (False, torch.float32), "intra": (True, torch.float32),
+                    "decoder": (False, torch.float32)}
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert all(p.grad.dtype == torch.float32 for p in model.parameters() if p.grad is not None)
+    res = train(cfg, tmp_path / "bf16", progress=False, log=lambda m: None)
+    assert res.steps == cfg.steps and np.isfinite(res.final_val["mean"])
+
+
+def test_fused_attention_is_the_same_function_and_training_only(data_root: Path, tmp_path: Path) -> None:
+    from dsnbench.models.slimmable import SlimmableTransformerLayer, fused_attention
+    torch.manual_seed(0)
+    layer = SlimmableTransformerLayer(16, 4, 4, 32, widths=(0.5, 1.0))
+    x = torch.randn(3, 10, 16, requires_grad=True)
+    for k in (0, 1):
+        plain = layer(x, k)
+        with fused_attention():
+            fused = layer(x, k)
+        assert torch.allclose(plain, fused, atol=1e-5)
+        g_plain, = torch.autograd.grad(plain.sum(), x)
+        with fused_attention():
+            g_fused, = torch.autograd.grad(layer(x, k).sum(), x)
+        assert torch.allclose(g_plain, g_fused, atol=1e-5)
+    # a training with fused attention validates on the counted path: same validation as a
+    # training without it to float precision, and the switch is off again afterwards
+    cfg = tiny_config(data_root, "static", fused_attention=True)
+    with_fused = train(cfg, tmp_path / "f", progress=False, log=lambda m: None)
+    without = train(tiny_config(data_root, "static"), tmp_path / "p", progress=False, log=lambda m: None)
+    assert with_fused.final_val["mean"] == pytest.approx(without.final_val["mean"], abs=1e-3)
+    from dsnbench.models import slimmable
+    probe = SlimmableTransformerLayer(8, 2, 4, 8)
+    called = []
+    orig = torch.nn.functional.scaled_dot_product_attention
+    try:
+        slimmable.F.scaled_dot_product_attention = lambda *a, **k: called.append(1) or orig(*a, **k)
+        probe(torch.randn(1, 4, 8))
+    finally:
+        slimmable.F.scaled_dot_product_attention = orig
+    assert not called
+
+
+def test_deadline_sets_the_steps_from_the_measured_rate(data_root: Path, tmp_path: Path) -> None:
+    from dsnbench.train.trainer import steps_for_deadline
+    # 100 s, 0.1 s a step, 2 s a validation every 10 steps, 10 s at the end, 90 % used:
+    # (90 - 10) / (0.1 + 0.2) = 266 steps
+    assert steps_for_deadline(100, 0.1, 2.0, 10, 10.0) == 266
+    assert steps_for_deadline(1, 0.1, 2.0, 10, 10.0) == 1
+    cfg = tiny_config(data_root, "static", steps=10_000, steps_per_epoch=5,
+                      optim={"lr": 0.003, "warmup_steps": 4},
+                      curriculum=[{"until": 0.5, "p_noisy": 0.0}])
+    msgs: list[str] = []
+    res = train(cfg, tmp_path / "d", progress=False, log=msgs.append, deadline_s=20.0, probe_steps=3)
+    assert any("deadline" in m for m in msgs)
+    assert 3 < res.steps < 10_000
+    written = TrainConfig.load(tmp_path / "d" / "config.yaml")
+    assert written.steps == res.steps
+    from dsnbench.models.checkpoint import load_checkpoint
+    prov = load_checkpoint(tmp_path / "d" / f"{cfg.name}.safetensors").provenance
+    assert prov["steps"] == res.steps and prov["training_config"]["steps"] == res.steps

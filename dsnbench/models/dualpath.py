@@ -73,6 +73,15 @@ from .slimmable import (FixedWidth, SlimmableTransformerLayer, kept_units, layer
 GateMode = Literal["off", "train", "infer"]
 
 
+def float32_signal_path(mix: torch.Tensor) -> Any:
+    """Autocast off: under bfloat16 autocast (``precision: bf16`` training) the waveform's
+    path in and out (encoder, input stage, mask head, decoder: about 2 % of the MACs) stays in
+    float32 and only the dual-path blocks run in bf16. With it the bf16 gradient agrees with
+    float32 at cosine >= 0.9999 on the bundled static-1.0, without it only 0.9985-0.9994.
+    Without autocast (every evaluation) it changes nothing."""
+    return torch.autocast(mix.device.type, enabled=False)
+
+
 @dataclass(frozen=True)
 class DSNConfig:
     """Everything that fixes the architecture (and so the shape of every weight).
@@ -544,8 +553,9 @@ class DualPathDSN(nn.Module):
         batch, n_samples = mix.shape
         n_seg = self.n_segments(n_samples)
         padded = F.pad(mix, (0, self.padded_length(n_samples) - n_samples))
-        frames = self.encoder(padded)                                  # [B, N, L]
-        masker_input = self.input_stage(frames)                        # [B, L, d]
+        with float32_signal_path(mix):
+            frames = self.encoder(padded.float())                      # [B, N, L]
+            masker_input = self.input_stage(frames)                    # [B, L, d]
         chunks = self.chunk(masker_input, n_seg)                       # [B, S, K, d]
         flat = chunks.reshape(batch * n_seg, cfg.chunk_size, cfg.d_model)
 
@@ -578,8 +588,9 @@ class DualPathDSN(nn.Module):
             x = block(x, width_idx.reshape(-1), batch, st_weights, all_widths)
         frames_out = self.overlap_add(x.view(batch, n_seg, cfg.chunk_size, cfg.d_model),
                                       masker_input.shape[1])            # [B, L, d]
-        masks = self.mask_head(frames_out)                               # [B, n_src, N, L]
-        estimates = self.decoder(frames.unsqueeze(1) * masks)[..., :n_samples]
+        with float32_signal_path(mix):
+            masks = self.mask_head(frames_out.float())                   # [B, n_src, N, L]
+            estimates = self.decoder(frames.unsqueeze(1) * masks)[..., :n_samples]
         return DSNOutput(estimates, width_idx, logits, probs,
                          cfg.segment_length, cfg.segment_hop)
 
