@@ -774,3 +774,95 @@ def test_deadline_sets_the_steps_from_the_measured_rate(data_root: Path, tmp_pat
     from dsnbench.models.checkpoint import load_checkpoint
     prov = load_checkpoint(tmp_path / "d" / f"{cfg.name}.safetensors").provenance
     assert prov["steps"] == res.steps and prov["training_config"]["steps"] == res.steps
+
+
+def test_prefetching_workers_give_the_same_training(data_root: Path, tmp_path: Path) -> None:
+    """data_workers mixes batches ahead in forked processes: same batches, same weights, and
+    the key stays out of the config hash (a training can resume with another count)."""
+    base = tiny_config(data_root, "static", steps=4, steps_per_epoch=2,
+                       curriculum=[{"until": 0.5, "p_noisy": 0.0}])
+    ahead = tiny_config(data_root, "static", steps=4, steps_per_epoch=2, data_workers=2,
+                        curriculum=[{"until": 0.5, "p_noisy": 0.0}])
+    assert base.hash() == ahead.hash()
+    quiet = dict(progress=False, log=lambda m: None)
+    a = train(base, tmp_path / "a", **quiet)
+    b = train(ahead, tmp_path / "b", **quiet)
+    sa, sb = _final_state(tmp_path / "a"), _final_state(tmp_path / "b")
+    for k in sa["model"]:
+        assert torch.equal(sa["model"][k], sb["model"][k]), k
+    assert a.final_val["si_snri"] == b.final_val["si_snri"]
+
+
+# --------------------------------------------------------------------------- the one-shot GPU retraining
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_training_pack_round_trips_and_refuses_damage(data_root: Path, tmp_path: Path) -> None:
+    from dsnbench.train.pack import build_pack, mulaw_decode, mulaw_encode, read_pack
+    x = np.linspace(-1, 1, 1001)
+    err = np.abs(mulaw_decode(mulaw_encode(x)) - x)
+    assert (err <= 0.025 * np.abs(x) + 2e-4).all()       # companding: error relative to the level
+    assert mulaw_decode(mulaw_encode(np.zeros(3))).tolist() == [0, 0, 0]
+    pack = tmp_path / "p.dsnpack"
+    header = build_pack(data_root, pack)
+    assert header["sample_rate"] == 8000 and len(header["items"]) == 14
+    _, items = read_pack(pack)
+    flac = tdata.LibriMixSource(tdata.DataConfig(root=str(data_root), val_every=4), "train")
+    packed = tdata.LibriMixSource(tdata.DataConfig(root=str(data_root), val_every=4, pack=str(pack)), "train")
+    assert packed.speakers == flac.speakers and len(packed.utterances) == len(flac.utterances)
+    for a, b in zip(flac.utterances, packed.utterances):
+        err = 10 * np.log10(np.sum(a.astype(np.float64) ** 2) / np.sum((a - b).astype(np.float64) ** 2))
+        assert err > 30, err                    # 8-bit mu-law: about 38 dB on speech
+    raw = bytearray(pack.read_bytes())
+    raw[-10] ^= 0xFF
+    (tmp_path / "bad.dsnpack").write_bytes(bytes(raw))
+    with pytest.raises(UserError, match="bad.dsnpack: damaged"):
+        read_pack(tmp_path / "bad.dsnpack")
+    (tmp_path / "not.dsnpack").write_bytes(b"RIFF....")
+    with pytest.raises(UserError, match="not a dsnbench training pack"):
+        read_pack(tmp_path / "not.dsnpack")
+
+
+def test_gpu_retrain_script_smoke_on_cpu_without_soundfile_or_fvcore(data_root: Path, tmp_path: Path) -> None:
+    """scripts/gpu_retrain.sh end to end with 2 steps a model on the CPU, in a Python where
+    soundfile and fvcore cannot be imported (as on the GPU machine): every static and the
+    supernet, then the gates from that supernet, packaged in at most 8 files."""
+    import os
+    import subprocess
+    import sys
+    import tarfile
+    from dsnbench.models.checkpoint import load_checkpoint
+    from dsnbench.train.pack import build_pack
+    pack = tmp_path / "train.dsnpack"
+    build_pack(data_root, pack)
+    block = tmp_path / "block"
+    block.mkdir()
+    (block / "sitecustomize.py").write_text(
+        "import sys\nfor m in ('soundfile', 'fvcore', 'pesq', 'pystoi', 'mir_eval'):\n    sys.modules[m] = None\n")
+    out, work = tmp_path / "out", tmp_path / "work"
+    env = dict(os.environ, PYTHONPATH=str(block), PACK=str(pack), OUT=str(out), PYTHON=sys.executable)
+    sets = ["model={preset: tiny}", "data.crop_s=0.4", "data.batch_size=2", "data.n_val=3", "data.val_s=0.6",
+            "data.val_every=4", "data.babble_speakers=[1, 2]", "steps_per_epoch=1", "data_workers=1"]
+    cmd = ["bash", "scripts/gpu_retrain.sh", "--device", "cpu", "--steps", "2", "--work", str(work)]
+    cmd += [x for s in sets for x in ("--set", s)]
+    r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["oneshot.json", "oneshot.log", "retrained.tar"] and len(files) <= 8
+    summary = json.loads((out / "oneshot.json").read_text())
+    names = {"static-0.25", "static-0.5", "static-0.75", "static-1.0", "supernet", "dsn-l1", "dsn-l2", "dsn-l3"}
+    assert set(summary["models"]) == names
+    assert all(m["status"] == "done" and m["steps"] == 2 for m in summary["models"].values())
+    with tarfile.open(out / "retrained.tar") as tar:
+        members = set(tar.getnames())
+        for n in names:
+            assert {f"{n}.safetensors", f"training/{n}.yaml", f"training/{n}.csv"} <= members, n
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    for n in names:
+        ck = load_checkpoint(tmp_path / "unpacked" / f"{n}.safetensors")
+        prov = ck.provenance
+        assert prov["training_config"]["data"]["pack"] == str(pack.resolve())
+        assert prov["precision"] == "bf16" and prov["training_config"]["fused_attention"] is True
+        if n.startswith("dsn"):
+            assert prov["gate"]["init"] == str((work / "supernet" / "supernet.safetensors").resolve())
+            assert ck.family == "dsn"

@@ -162,6 +162,9 @@ class TrainConfig:
     #: stages of mixing recipes before ``data``'s own: ``[{until: 0.67, p_noisy: 0.2, ...}]``
     #: (:func:`dsnbench.train.data.curriculum_stages`); empty = ``data`` from the first step
     curriculum: tuple[dict[str, Any], ...] = ()
+    #: processes that mix batches ahead of the trainer (0: the trainer mixes them itself);
+    #: the batches are the same either way, so not part of the config hash
+    data_workers: int = 0
     #: training steps may use the fused attention kernel (``scaled_dot_product_attention``);
     #: validation and everything after training always run the counted matmul path
     fused_attention: bool = False
@@ -235,6 +238,7 @@ class TrainConfig:
     def hash(self) -> str:
         d = self.to_dict()
         d.pop("device", None)
+        d.pop("data_workers", None)
         # keys added after trainings started leave the hash alone at their defaults, so those
         # trainings still resume
         for section, key, default in _LATER_KEYS:

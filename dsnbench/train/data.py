@@ -412,9 +412,11 @@ class TrainStream:
         k = self.stage_index(step)
         return self.stages[k][1] if k < len(self.stages) else self.source.cfg
 
-    def batch(self, step: int) -> Batch:
+    def batch(self, step: int, recipe: DataConfig | None = None) -> Batch:
+        """Batch ``step`` (``recipe``: its data config when the caller already knows it, e.g.
+        a prefetching worker whose copy of the stages may be older than the trainer's)."""
         cfg = self.source.cfg
-        recipe = self.recipe(step)
+        recipe = self.recipe(step) if recipe is None else recipe
         n = int(round(cfg.crop_s * cfg.sample_rate))
         rng = _step_rng(self.seed, step)
         items = [self.source.example(rng, n, recipe) for _ in range(cfg.batch_size)]
@@ -439,3 +441,50 @@ def validation_set(source: LibriMixSource | LayoutSource, clean_full: bool = Fal
     return Batch(mix=torch.from_numpy(np.stack([m for m, _, _ in items])),
                  sources=torch.from_numpy(np.stack([s for _, s, _ in items])),
                  noisy=torch.tensor([z for _, _, z in items]))
+
+
+_FEED_STREAM: dict[str, TrainStream] = {}
+
+
+def _feed_batch(step: int, recipe: DataConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    b = _FEED_STREAM["stream"].batch(step, recipe)
+    return b.mix.numpy(), b.sources.numpy(), b.noisy.numpy()
+
+
+class BatchFeed:
+    """Batches of a :class:`TrainStream` made ahead by ``workers`` forked processes (0: made
+    in this process when asked). The batches are the same either way: batch ``step`` is a
+    pure function of the seed, the step and its recipe, which the caller passes at request
+    time. At most ``2 * workers`` batches wait. Create it before any accelerator is touched
+    (the workers are forked) and :meth:`close` it when done.
+    """
+
+    def __init__(self, stream: TrainStream, workers: int = 0) -> None:
+        self.stream = stream
+        self.workers = int(workers)
+        self.pool = None
+        self.pending: dict[int, Any] = {}
+        if self.workers > 0:
+            import multiprocessing
+            _FEED_STREAM["stream"] = stream          # inherited by the forked workers
+            self.pool = multiprocessing.get_context("fork").Pool(self.workers)
+
+    def get(self, step: int, last: int, recipe_of: Any) -> Batch:
+        """Batch ``step``; with workers, also asks for the following ones up to ``last``
+        (exclusive). ``recipe_of(step)`` gives a step's data config."""
+        if self.pool is None:
+            return self.stream.batch(step, recipe_of(step))
+        for k in range(step, min(last, step + 2 * self.workers)):
+            if k not in self.pending:
+                self.pending[k] = self.pool.apply_async(_feed_batch, (k, recipe_of(k)))
+        mix, sources, noisy = self.pending.pop(step).get()
+        return Batch(torch.from_numpy(mix), torch.from_numpy(sources), torch.from_numpy(noisy))
+
+    def reset(self) -> None:
+        """Forget batches asked for ahead (their recipes may have changed)."""
+        self.pending.clear()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool = None

@@ -26,6 +26,8 @@ import numpy as np
 from ..errors import UserError
 
 MAGIC = b"DSNPACK1\n"
+#: where the one-shot retraining looks for it (ignored by git; carried to the machine)
+DEFAULT_PACK = "experiments/train/pack/train-8k.dsnpack"
 MU = 255.0
 #: codes 0..254, 127 is exact zero
 LEVELS = 127
@@ -104,3 +106,22 @@ def read_pack(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if at != codes.size:
         raise UserError(f"{path}: damaged training pack ({codes.size} codes, the header lists {at})")
     return header, out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    p = argparse.ArgumentParser(prog="python -m dsnbench.train.pack",
+                                description="Write the training pack of a data root (needs soundfile).")
+    p.add_argument("--root", type=Path, default=Path("../shared/data"), help="data root (default ../shared/data)")
+    p.add_argument("--out", type=Path, default=Path(DEFAULT_PACK), help=f"pack file (default {DEFAULT_PACK})")
+    p.add_argument("--sample-rate", type=int, default=8000)
+    args = p.parse_args(argv)
+    header = build_pack(args.root, args.out, args.sample_rate)
+    n = sum(i["n"] for i in header["items"])
+    print(f"{args.out}: {len(header['items'])} recordings, {n / header['sample_rate']:.0f} s, "
+          f"{args.out.stat().st_size / 2**20:.1f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

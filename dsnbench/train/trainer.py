@@ -33,7 +33,7 @@ from ..models.checkpoint import code_version
 from . import checkpoints as ckpt
 from .config import TrainConfig
 from ..models.slimmable import fused_attention
-from .data import Batch, TrainStream, curriculum_stages, make_source, validation_set
+from .data import Batch, BatchFeed, TrainStream, curriculum_stages, make_source, validation_set
 from .losses import complexity_loss, pit_si_snr, segmental_quality
 
 STATE_FILE = "state.pt"
@@ -394,6 +394,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
     val = validation_set(val_src)
     val_clean = validation_set(val_src, clean_full=True)
 
+    feed = BatchFeed(stream, cfg.data_workers)       # forks its workers before the device is touched
     device = resolve_device(cfg.device)
     model = build_model(cfg, base_dir).to(device)
     model.train()
@@ -412,7 +413,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
         if deadline_s is not None and state.get("steps_total"):
             # a deadline training resumes with the steps it resolved at its start
             cfg = dataclasses.replace(cfg, steps=int(state["steps_total"]))
-            stream = TrainStream(train_src, cfg.seed, curriculum_stages(cfg.data, cfg.curriculum, cfg.steps))
+            stream.stages = curriculum_stages(cfg.data, cfg.curriculum, cfg.steps)
             deadline_s = None
         if state["config_hash"] != cfg.hash():
             raise UserError(f"{state_path}: was written by a different config (hash {state['config_hash']}, "
@@ -447,7 +448,8 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
             left = deadline_s - (time.time() - started)
             n_steps = steps_for_deadline(left, step_s, val_s, cfg.steps_per_epoch, final_s=4 * val_s + 5.0)
             cfg = dataclasses.replace(cfg, steps=max(step + 1, step + n_steps))
-            stream = TrainStream(train_src, cfg.seed, curriculum_stages(cfg.data, cfg.curriculum, cfg.steps))
+            stream.stages = curriculum_stages(cfg.data, cfg.curriculum, cfg.steps)
+            feed.reset()
             (out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
             say(f"[{cfg.name}] deadline {deadline_s:.0f} s: {step_s * 1000:.1f} ms a step, {val_s:.1f} s a "
                 f"validation -> {cfg.steps} steps")
@@ -459,7 +461,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
         factor = lr_factor(step, cfg.steps, cfg.optim.warmup_steps, cfg.optim.final_lr_ratio)
         for group, lr in zip(opt.param_groups, base_lrs):
             group["lr"] = lr * factor
-        batch = stream.batch(step)
+        batch = feed.get(step, cfg.steps, stream.recipe)
         if device.type != "cpu":
             batch = Batch(batch.mix.to(device), batch.sources.to(device), batch.noisy)
         opt.zero_grad(set_to_none=True)
@@ -504,7 +506,9 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
             if stop_after is not None and step >= stop_after and step < cfg.steps:
                 if bar is not None:
                     bar.close()
+                feed.close()
                 return TrainResult(out_dir, step, rows, v, None)
+    feed.close()
     if bar is not None:
         bar.close()
     averaged = None
