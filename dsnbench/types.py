@@ -99,7 +99,29 @@ class Separator(ABC):
         Shape: ``mixture`` is ``[T]``; ``references`` (oracles only) is ``[n_src, T]``.
         """
 
+    #: whether :meth:`separate_batch` runs several mixtures in one pass (False: it falls back
+    #: to one at a time, which the run notes once)
+    batchable: bool = False
+
     # -- optional parts -------------------------------------------------------------
+    def separate_batch(self, mixtures: Sequence[torch.Tensor],
+                       references: Sequence[torch.Tensor | None] | None = None) -> list[Separation]:
+        """Separate several mixtures of any lengths. Each result is what :meth:`separate`
+        gives for that mixture alone (to float rounding), trace included. The default runs
+        them one at a time.
+
+        Shape: ``mixtures[i]`` is ``[T_i]``; ``references[i]`` (oracles) ``[n_src, T_i]``.
+        """
+        refs = list(references) if references is not None else [None] * len(mixtures)
+        return [self.separate(m, r) for m, r in zip(mixtures, refs)]
+
+    def to_device(self, device: str | torch.device = "cpu", precision: str = "fp32") -> None:
+        """Run inference on ``device`` (cpu, cuda, cuda:N) in ``precision`` (fp32, bf16, fp16).
+        The default supports the CPU in float32 only and says so for anything else."""
+        if torch.device(device).type != "cpu" or precision != "fp32":
+            raise ValueError(f"model {self.name!r} runs on the CPU in fp32 only "
+                             f"(asked for {device}, {precision})")
+
     def prepare(self, sample_rate: int) -> None:
         """Called once before a dataset is run; raise ValueError if the rate is unsupported."""
         if self.sample_rate is not None and sample_rate != self.sample_rate:

@@ -219,6 +219,8 @@ class DSNOutput:
     gate_probs: torch.Tensor | None
     segment_length: int
     segment_hop: int
+    #: samples of each mixture of the batch (set by the separators; None: all ``T``)
+    lengths: list[int] | None = None
 
     @property
     def n_segments(self) -> int:
@@ -334,8 +336,11 @@ class DualPathBlock(nn.Module):
             y = layer(y, k)
         return y
 
-    def inter_stage(self, chunks: torch.Tensor, batch: int) -> torch.Tensor:
+    def inter_stage(self, chunks: torch.Tensor, batch: int,
+                    chunk_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Full-width layers across chunks, for each frame position in a chunk.
+        ``chunk_mask`` (bool ``[batch, S]``, True = a chunk of the mixture, False = padding of
+        a shorter mixture in the batch): padding chunks are never attended to.
 
         Shape: ``chunks`` ``[batch * S, K, d]`` -> same.
         """
@@ -343,13 +348,15 @@ class DualPathBlock(nn.Module):
         s = n // batch
         z = chunks.view(batch, s, k_frames, d).transpose(1, 2).reshape(batch * k_frames, s, d)
         z = z + sinusoidal_positions(s, d, z.device, z.dtype)
+        keys = None if chunk_mask is None else chunk_mask.repeat_interleave(k_frames, dim=0)
         for layer in self.inter:
-            z = layer(z)
+            z = layer(z) if keys is None else layer(z, key_mask=keys)
         return z.view(batch, k_frames, s, d).transpose(1, 2).reshape(n, k_frames, d)
 
     def forward(self, chunks: torch.Tensor, width_idx: torch.Tensor, batch: int,
-                st_weights: torch.Tensor | None = None, all_widths: bool = False) -> torch.Tensor:
-        return self.inter_stage(self.intra_stage(chunks, width_idx, st_weights, all_widths), batch)
+                st_weights: torch.Tensor | None = None, all_widths: bool = False,
+                chunk_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.inter_stage(self.intra_stage(chunks, width_idx, st_weights, all_widths), batch, chunk_mask)
 
 
 class InterStack(nn.Module):
@@ -495,20 +502,42 @@ class DualPathDSN(nn.Module):
         halves = x.view(b, n_segments + 1, hop, d)
         return torch.cat([halves[:, :-1], halves[:, 1:]], dim=2)
 
-    def overlap_add(self, chunks: torch.Tensor, n_frames: int) -> torch.Tensor:
+    def overlap_add(self, chunks: torch.Tensor, n_frames: int,
+                    chunk_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Chunks back to frames; each frame averaged over the chunks covering it.
+        ``chunk_mask`` (bool ``[B, S]``): only the mixture's own chunks are added back.
 
         Shape: ``[B, S, K, d]`` -> ``[B, n_frames, d]``.
         """
         b, s, k, d = chunks.shape
         hop = k // 2
+        if chunk_mask is not None:
+            chunks = chunks * chunk_mask.view(b, s, 1, 1).to(chunks.dtype)
         zero = chunks.new_zeros(b, 1, hop, d)
         summed = torch.cat([chunks[:, :, :hop], zero], 1) + torch.cat([zero, chunks[:, :, hop:]], 1)
-        count = torch.full((s + 1,), 2.0, dtype=chunks.dtype, device=chunks.device)
-        count[0] = 1.0
-        count[-1] = 1.0
-        summed = summed / count.view(1, -1, 1, 1)
+        if chunk_mask is None:
+            count = torch.full((s + 1,), 2.0, dtype=chunks.dtype, device=chunks.device)
+            count[0] = 1.0
+            count[-1] = 1.0
+            summed = summed / count.view(1, -1, 1, 1)
+        else:
+            # half-chunk j is covered by chunks j - 1 and j, as far as they are the mixture's own
+            own = chunk_mask.to(chunks.dtype)
+            pad = own.new_zeros(b, 1)
+            count = (torch.cat([own, pad], 1) + torch.cat([pad, own], 1)).clamp_min(1.0)
+            summed = summed / count.view(b, s + 1, 1, 1)
         return summed.reshape(b, (s + 1) * hop, d)[:, :n_frames]
+
+    def _length_masks(self, lengths: torch.Tensor, n_frames: int, n_segments: int,
+                      device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Which frames ``[B, L]`` and which chunks ``[B, S]`` belong to each mixture."""
+        lengths = torch.as_tensor(lengths, dtype=torch.long).flatten().tolist()
+        cfg = self.config
+        own_frames = [(self.padded_length(t) - cfg.enc_kernel) // cfg.enc_stride + 1 for t in lengths]
+        own_chunks = [self.n_segments(t) for t in lengths]
+        frame_mask = torch.arange(n_frames, device=device).unsqueeze(0) < torch.tensor(own_frames, device=device).unsqueeze(1)
+        chunk_mask = torch.arange(n_segments, device=device).unsqueeze(0) < torch.tensor(own_chunks, device=device).unsqueeze(1)
+        return frame_mask.to(torch.float32), chunk_mask
 
     def choose_widths(self, logits: torch.Tensor, beta: float,
                       costs: torch.Tensor | None = None) -> torch.Tensor:
@@ -523,7 +552,8 @@ class DualPathDSN(nn.Module):
     def forward(self, mix: torch.Tensor, width: float | None = None,
                 widths: torch.Tensor | None = None, gate_mode: GateMode = "off",
                 beta: float = 0.0, tau: float = 1.0,
-                costs: torch.Tensor | None = None, all_widths: bool = False) -> DSNOutput:
+                costs: torch.Tensor | None = None, all_widths: bool = False,
+                lengths: torch.Tensor | None = None) -> DSNOutput:
         """Separate a batch of mixtures.
 
         Width per chunk, in order of precedence: ``gate_mode="train"`` (Gumbel-softmax
@@ -536,6 +566,11 @@ class DualPathDSN(nn.Module):
         ``all_widths`` (only with ``gate_mode="train"``): every chunk also runs at the widths it
         did not choose, so the separation loss's gradient compares the widths (see
         :meth:`DualPathBlock.intra_stage`); the estimates are the same.
+        ``lengths`` (``[B]`` samples): a batch of mixtures of different lengths, each zero-padded
+        at its end to ``T``. Every mixture's frames past its own end are zeroed, its padding
+        chunks are never attended to and never added back, so mixture ``b``'s first
+        ``lengths[b]`` output samples and first ``n_segments(lengths[b])`` widths are those of
+        the mixture run alone (to float rounding). None: every mixture is ``T`` long.
 
         Shape: ``mix`` ``[B, T]``; ``widths`` ``[B, S]`` with ``S = self.n_segments(T)``;
         returns :class:`DSNOutput` (``estimates`` ``[B, n_src, T]``).
@@ -556,6 +591,11 @@ class DualPathDSN(nn.Module):
         with float32_signal_path(mix):
             frames = self.encoder(padded.float())                      # [B, N, L]
             masker_input = self.input_stage(frames)                    # [B, L, d]
+        chunk_mask = frame_mask = None
+        if lengths is not None:
+            frame_mask, chunk_mask = self._length_masks(lengths, frames.shape[-1], n_seg, mix.device)
+            frames = frames * frame_mask.unsqueeze(1)
+            masker_input = masker_input * frame_mask.unsqueeze(-1)
         chunks = self.chunk(masker_input, n_seg)                       # [B, S, K, d]
         flat = chunks.reshape(batch * n_seg, cfg.chunk_size, cfg.d_model)
 
@@ -585,9 +625,9 @@ class DualPathDSN(nn.Module):
 
         x = flat
         for block in self.blocks:
-            x = block(x, width_idx.reshape(-1), batch, st_weights, all_widths)
+            x = block(x, width_idx.reshape(-1), batch, st_weights, all_widths, chunk_mask)
         frames_out = self.overlap_add(x.view(batch, n_seg, cfg.chunk_size, cfg.d_model),
-                                      masker_input.shape[1])            # [B, L, d]
+                                      masker_input.shape[1], chunk_mask)  # [B, L, d]
         with float32_signal_path(mix):
             masks = self.mask_head(frames_out.float())                   # [B, n_src, N, L]
             estimates = self.decoder(frames.unsqueeze(1) * masks)[..., :n_samples]

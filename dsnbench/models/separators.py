@@ -22,9 +22,13 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..types import SegmentTrace, Separation, Separator
 from .dualpath import DSNOutput, DualPathDSN
+
+#: inference precisions and the autocast dtype of each (fp32: no autocast)
+PRECISION_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 #: betas a DSN is evaluated at when its checkpoint names none (0 = as trained)
 DEFAULT_BETAS: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -43,23 +47,58 @@ class _DualPathSeparator(Separator):
         self.provenance = dict(provenance or {})
         self.source = source
 
-    def _forward(self, mixture: torch.Tensor, **kwargs: Any) -> DSNOutput:
+    batchable = True
+    device = torch.device("cpu")
+    precision = "fp32"
+
+    def to_device(self, device: str | torch.device = "cpu", precision: str = "fp32") -> None:
+        if precision not in PRECISION_DTYPES:
+            raise ValueError(f"{self.name}: precision must be one of {', '.join(PRECISION_DTYPES)}, got {precision!r}")
+        self.device = torch.device(device)
+        self.precision = precision
+        self.network.to(self.device)
+
+    def _check(self, mixture: Any) -> torch.Tensor:
         if not isinstance(mixture, torch.Tensor):
             mixture = torch.as_tensor(np.asarray(mixture))
         if mixture.dim() != 1:
             raise ValueError(f"{self.name}: mixture must be 1-D [T], got shape {tuple(mixture.shape)}")
         if mixture.numel() == 0:
             raise ValueError(f"{self.name}: empty mixture")
-        with torch.no_grad():
-            return self.network(mixture.detach().to("cpu", torch.float32).unsqueeze(0), **kwargs)
+        return mixture.detach().to(torch.float32)
 
-    def _trace(self, out: DSNOutput, width_values: Sequence[float]) -> SegmentTrace:
+    def _forward(self, mixture: torch.Tensor, **kwargs: Any) -> DSNOutput:
+        return self._forward_batch([mixture], **kwargs)
+
+    def _forward_batch(self, mixtures: Sequence[torch.Tensor], **kwargs: Any) -> DSNOutput:
+        """One forward of several mixtures, zero-padded at their ends (``lengths`` masks the
+        padding; one mixture runs unpadded). Under autocast for bf16/fp16, the waveform's
+        path in and out in float32 (:func:`dsnbench.models.dualpath.float32_signal_path`)."""
+        xs = [self._check(m) for m in mixtures]
+        lengths = [x.numel() for x in xs]
+        t = max(lengths)
+        batch = torch.stack([F.pad(x, (0, t - x.numel())) for x in xs]).to(self.device)
+        if len(xs) > 1 and min(lengths) != t:
+            kwargs["lengths"] = torch.tensor(lengths)
+        dtype = PRECISION_DTYPES[self.precision]
+        with torch.no_grad(), torch.autocast(self.device.type, dtype=dtype, enabled=dtype != torch.float32):
+            out = self.network(batch, **kwargs)
+        out.estimates = out.estimates.float().cpu()
+        out.width_idx = out.width_idx.cpu()
+        out.lengths = lengths
+        return out
+
+    def _trace(self, out: DSNOutput, width_values: Sequence[float], i: int = 0) -> SegmentTrace:
+        n = self.network.n_segments(out.lengths[i])
         return SegmentTrace(length=out.segment_length, hop=out.segment_hop,
-                            widths=out.width_idx[0].cpu().numpy().astype(np.int64),
+                            widths=out.width_idx[i, :n].numpy().astype(np.int64),
                             width_values=tuple(width_values))
 
-    def _separation(self, out: DSNOutput, width_values: Sequence[float]) -> Separation:
-        return Separation(out.estimates[0].contiguous(), self._trace(out, width_values))
+    def _separation(self, out: DSNOutput, width_values: Sequence[float], i: int = 0) -> Separation:
+        return Separation(out.estimates[i, :, :out.lengths[i]].contiguous(), self._trace(out, width_values, i))
+
+    def _separations(self, out: DSNOutput, width_values: Sequence[float]) -> list[Separation]:
+        return [self._separation(out, width_values, i) for i in range(len(out.lengths))]
 
     #: width values this family's traces report, and the default index into them
     def _width_values(self) -> tuple[float, ...]:
@@ -116,6 +155,10 @@ class StaticSeparator(_DualPathSeparator):
     def separate(self, mixture: torch.Tensor, references: torch.Tensor | None = None) -> Separation:
         return self._separation(self._forward(mixture), (self.width,))
 
+    def separate_batch(self, mixtures: Sequence[torch.Tensor],
+                       references: Sequence[torch.Tensor | None] | None = None) -> list[Separation]:
+        return self._separations(self._forward_batch(mixtures), (self.width,))
+
     def _width_values(self) -> tuple[float, ...]:
         return (self.width,)
 
@@ -141,6 +184,10 @@ class SlimSeparator(_DualPathSeparator):
 
     def separate(self, mixture: torch.Tensor, references: torch.Tensor | None = None) -> Separation:
         return self._separation(self._forward(mixture, width=self.width), self.config.widths)
+
+    def separate_batch(self, mixtures: Sequence[torch.Tensor],
+                       references: Sequence[torch.Tensor | None] | None = None) -> list[Separation]:
+        return self._separations(self._forward_batch(mixtures, width=self.width), self.config.widths)
 
     def _default_width_index(self) -> int:
         return self.width_index
@@ -177,10 +224,15 @@ class DSNSeparator(_DualPathSeparator):
         self.beta = beta
 
     def separate(self, mixture: torch.Tensor, references: torch.Tensor | None = None) -> Separation:
-        out = self._forward(mixture, gate_mode="infer", beta=self.beta)
-        sep = self._separation(out, self.config.widths)
-        sep.extra["beta"] = self.beta
-        return sep
+        return self.separate_batch([mixture])[0]
+
+    def separate_batch(self, mixtures: Sequence[torch.Tensor],
+                       references: Sequence[torch.Tensor | None] | None = None) -> list[Separation]:
+        out = self._forward_batch(mixtures, gate_mode="infer", beta=self.beta)
+        seps = self._separations(out, self.config.widths)
+        for sep in seps:
+            sep.extra["beta"] = self.beta
+        return seps
 
     def params(self) -> int:
         # every width can be chosen for some segment, so all intra weights are in use, plus the gate

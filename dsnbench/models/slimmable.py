@@ -102,10 +102,16 @@ class SlimmableTransformerLayer(nn.Module):
         self.sizes: tuple[tuple[int, int], ...] = tuple(
             (kept_units(w, n_heads), kept_units(w, ffn_dim)) for w in self.widths)
 
-    def forward(self, x: torch.Tensor, width_index: int = -1) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, width_index: int = -1,
+                key_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Run the layer at width ``widths[width_index]`` (default: the last, i.e. widest).
 
-        Shape: ``x`` is ``[n_seq, L, d_model]``; returns the same shape.
+        ``key_mask`` (bool, True = a real position): positions that only pad a sequence (a
+        batch of mixtures of different lengths) are never attended to, so every real
+        position's output is what it would be without the padding.
+
+        Shape: ``x`` is ``[n_seq, L, d_model]``; ``key_mask`` ``[n_seq, L]``; returns the
+        shape of ``x``.
         """
         heads, units = self.sizes[int(width_index)]
         a = heads * self.head_dim
@@ -117,10 +123,14 @@ class SlimmableTransformerLayer(nn.Module):
         q = q.view(n, length, heads, self.head_dim).transpose(1, 2)
         k = k.view(n, length, heads, self.head_dim).transpose(1, 2)
         v = v.view(n, length, heads, self.head_dim).transpose(1, 2)
+        allowed = None if key_mask is None else key_mask.view(n, 1, 1, length)
         if _FUSED["on"]:
-            ctx = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+            ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed,
+                                                 dropout_p=self.dropout if self.training else 0.0)
         else:
             scores = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
+            if allowed is not None:
+                scores = scores.masked_fill(~allowed, float("-inf"))
             weights = torch.softmax(scores, dim=-1)
             if self.training and self.dropout > 0:
                 weights = F.dropout(weights, self.dropout)
