@@ -231,3 +231,72 @@ def test_code_version_names_the_changed_tracked_files(monkeypatch) -> None:
     monkeypatch.setattr(ck.subprocess, "run", fake(""))
     clean = ck.code_version()
     assert clean["git_dirty"] is False and "git_dirty_files" not in clean
+
+
+# --------------------------------------------------------------------------- header fields checked like shapes
+def _one_line_refusal(path, match):
+    with pytest.raises(CheckpointError, match=match) as info:
+        load_checkpoint(path)
+    assert "\n" not in str(info.value) and str(info.value).startswith(str(path))
+
+
+@pytest.mark.parametrize("version", [-5, 0])
+def test_format_versions_below_one_are_refused(tmp_path, version):
+    path = save_checkpoint(tmp_path / "m.pt", make_model(), "supernet", PROV)
+    doc = torch.load(path, weights_only=True)
+    doc["dsnbench_format"] = version
+    torch.save(doc, path)
+    _one_line_refusal(path, "versions start at 1")
+
+
+def test_a_family_label_that_contradicts_the_config_or_the_provenance_is_refused(tmp_path):
+    # supernet weights (trained by the supernet stage) labelled as a DSN
+    path = save_checkpoint(tmp_path / "m.pt", make_model(), "supernet", {**PROV, "stage": "supernet"})
+    doc = torch.load(path, weights_only=True)
+    doc["family"] = "dsn"
+    torch.save(doc, path)
+    _one_line_refusal(path, "labelled 'dsn', but its provenance says the 'supernet' training stage")
+    # a slimmable network labelled static
+    doc["family"] = "static"
+    torch.save(doc, path)
+    _one_line_refusal(path, "labelled 'static', but its config has no static width")
+
+
+@pytest.mark.parametrize("dtype", [torch.int8, torch.int64, torch.bool])
+def test_weights_that_are_not_floating_point_are_refused(tmp_path, dtype):
+    path = save_checkpoint(tmp_path / "m.pt", make_model(), "supernet", PROV)
+    doc = torch.load(path, weights_only=True)
+    doc["state_dict"]["encoder.conv.weight"] = doc["state_dict"]["encoder.conv.weight"].to(dtype)
+    torch.save(doc, path)
+    _one_line_refusal(path, f"weights must be floating point; 1 are not \\(encoder.conv.weight {dtype}\\)")
+
+
+@pytest.mark.parametrize("offsets", [[0], [8, 4], ["0", "4"], None])
+def test_safetensors_with_malformed_offsets_is_one_line(tmp_path, offsets):
+    path = save_checkpoint(tmp_path / "m.safetensors", make_model(), "supernet", PROV)
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    table = json.loads(raw[8:8 + n])
+    name = next(k for k in table if k != "__metadata__")
+    if offsets is None:
+        del table[name]["data_offsets"]
+    else:
+        table[name]["data_offsets"] = offsets
+    head = json.dumps(table).encode()
+    head += b" " * (-len(head) % 8)
+    path.write_bytes(struct.pack("<Q", len(head)) + head + raw[8 + n:])
+    _one_line_refusal(path, "corrupt safetensors header")
+    with pytest.raises(CheckpointError):
+        read_header(path)
+
+
+def test_a_pickle_named_safetensors_is_refused_without_running(tmp_path):
+    ran = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (Path.touch, (ran,))
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(pickle.dumps({"dsnbench_format": 1, "x": Evil()}, protocol=2))
+    _one_line_refusal(path, "refused")
+    assert not ran.exists()

@@ -28,6 +28,7 @@ an unknown family, a config that does not parse, and weights that do not match t
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import struct
@@ -201,6 +202,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         config = DSNConfig.from_dict(head["config"])
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: config does not describe a DSN ({_one_line(exc)})") from None
+    _check_family(path, head, config)
     _check_weights(path, config, state)
     return Checkpoint(path=path, family=head["family"], config=config,
                       state_dict={k: v.to(torch.float32) for k, v in state.items()},
@@ -243,8 +245,19 @@ def _safetensors_header(path: str) -> tuple[dict[str, str], dict[str, Any]]:
     if not isinstance(table, dict):
         raise CheckpointError(f"{path}: corrupt safetensors header")
     meta = table.pop("__metadata__", None) or {}
-    end = max((int(t["data_offsets"][1]) for t in table.values()
-               if isinstance(t, dict) and "data_offsets" in t), default=0)
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise CheckpointError(f"{path}: corrupt safetensors header (__metadata__ is not a mapping of strings)")
+    end = 0
+    for name, t in table.items():
+        offsets = t.get("data_offsets") if isinstance(t, dict) else None
+        shape = t.get("shape") if isinstance(t, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)
+                and 0 <= offsets[0] <= offsets[1]):
+            raise CheckpointError(f"{path}: corrupt safetensors header (tensor {name!r}: data_offsets "
+                                  f"{offsets!r} is not [start, end])")
+        if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
+            raise CheckpointError(f"{path}: corrupt safetensors header (tensor {name!r}: shape {shape!r})")
+        end = max(end, offsets[1])
     if 8 + n + end > size:
         raise CheckpointError(f"{path}: truncated safetensors file ({size} bytes, "
                               f"its header promises {8 + n + end})")
@@ -257,7 +270,10 @@ def _torch_load(path: str) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            doc = torch.load(path, map_location="cpu", weights_only=True)
+            # from bytes, not the path: torch.load picks a reader by the file's name, and a
+            # pickle named .safetensors must still meet the pickle checks (never run code)
+            with open(path, "rb") as fh:
+                doc = torch.load(io.BytesIO(fh.read()), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         reason = _one_line(exc)
         detail = next((part.strip() for part in str(exc).splitlines()
@@ -279,6 +295,8 @@ def _parse_header(path: str, doc: dict[str, Any], from_json: bool) -> dict[str, 
         version = int(doc["dsnbench_format"])
     except (TypeError, ValueError):
         raise CheckpointError(f"{path}: bad format version {doc['dsnbench_format']!r}") from None
+    if version < 1:
+        raise CheckpointError(f"{path}: bad format version {doc['dsnbench_format']!r} (versions start at 1)")
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format {version} is newer than this dsnbench "
                               f"reads ({FORMAT_VERSION}); upgrade dsnbench")
@@ -309,8 +327,29 @@ def _parse_header(path: str, doc: dict[str, Any], from_json: bool) -> dict[str, 
     return out
 
 
+#: the training stage each family comes from (provenance ``stage``)
+_STAGE_OF_FAMILY = {"static": "static", "supernet": "supernet", "dsn": "gate"}
+
+
+def _check_family(path: str, head: dict[str, Any], config: DSNConfig) -> None:
+    """The family label agrees with the config (static <-> a static width) and with the
+    training stage the provenance records (a supernet's weights are not a trained DSN)."""
+    family = head["family"]
+    if (family == "static") != (config.static_width is not None):
+        what = "a static width" if config.static_width is not None else "no static width"
+        raise CheckpointError(f"{path}: labelled {family!r}, but its config has {what}")
+    stage = head["provenance"].get("stage")
+    if stage is not None and family in _STAGE_OF_FAMILY and _STAGE_OF_FAMILY[family] != stage:
+        raise CheckpointError(f"{path}: labelled {family!r}, but its provenance says the "
+                              f"{stage!r} training stage made it (a {family!r} comes from {_STAGE_OF_FAMILY[family]!r})")
+
+
 def _check_weights(path: str, config: DSNConfig, state: dict[str, torch.Tensor]) -> None:
     """Compare the file's weights with what ``config`` builds; one line listing every difference."""
+    not_float = sorted(k for k, v in state.items() if not v.is_floating_point())
+    if not_float:
+        raise CheckpointError(f"{path}: weights must be floating point; {len(not_float)} are not "
+                              f"({_some([f'{k} {state[k].dtype}' for k in not_float])})")
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in DualPathDSN(config).state_dict().items()}
     got = {k: tuple(v.shape) for k, v in state.items()}
