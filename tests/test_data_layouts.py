@@ -11,7 +11,7 @@ import soundfile as sf
 from dsnbench.cli import main
 from dsnbench.data import DATASETS, load_dataset
 from dsnbench.data.layouts import collect
-from dsnbench.data.manifest import load_utterance
+from dsnbench.data.manifest import DatasetError, load_utterance
 from dsnbench.errors import UserError
 from dsnbench.testing import write_folder, write_libri2mix, write_wham, write_whamr, write_wsj0_2mix
 
@@ -290,3 +290,44 @@ def test_validate_rejects_broken_consistency_even_on_noisy(tmp_path):
     stats = audio_stats(load_dataset("wham", root=tmp_path, task="sep_noisy"))
     assert stats.min_consistency_db is not None and stats.min_consistency_db < 30
     assert any(str(p.name) in w for w in stats.warnings)
+
+
+# --------------------------------------------------------------------------- files that are not what they are named
+def _tiny_wsj(tmp_path):
+    return write_wsj0_2mix(tmp_path / "2speakers", n=3)
+
+
+def test_a_fifo_named_like_a_wav_is_refused_not_read(tmp_path):
+    import os
+    from dsnbench.data.layouts import wsj0_2mix
+    root = _tiny_wsj(tmp_path)
+    s1 = root / "wav8k" / "min" / "tt" / "s1"
+    victim = sorted(s1.glob("*.wav"))[0]
+    victim.unlink()
+    os.mkfifo(victim)
+    with pytest.raises(DatasetError, match=f"{victim.name}: not a regular file"):
+        wsj0_2mix(root)
+
+
+def test_two_files_whose_names_differ_only_in_case_are_refused(tmp_path):
+    import shutil
+    from dsnbench.data.layouts import wsj0_2mix
+    root = _tiny_wsj(tmp_path)
+    mix = root / "wav8k" / "min" / "tt" / "mix"
+    first = sorted(mix.glob("*.wav"))[0]
+    shutil.copy(first, first.with_suffix(".WAV"))
+    with pytest.raises(DatasetError, match="differ only in the suffix's case"):
+        wsj0_2mix(root)
+
+
+def test_a_symlink_out_of_the_root_is_read_and_reported(tmp_path):
+    from dsnbench.data.layouts import wsj0_2mix
+    root = _tiny_wsj(tmp_path)
+    s2 = root / "wav8k" / "min" / "tt" / "s2"
+    victim = sorted(s2.glob("*.wav"))[0]
+    outside = tmp_path / "elsewhere.wav"
+    victim.rename(outside)
+    victim.symlink_to(outside)
+    m = wsj0_2mix(root)
+    assert len(m) == 3
+    assert any("symbolic link" in w and "outside the dataset root" in w for w in m.warnings)

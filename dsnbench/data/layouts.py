@@ -8,7 +8,7 @@ Paths are never guessed: the root must be the folder the published layout starts
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from .manifest import DatasetError, Manifest, Utterance, audio_info
 
@@ -49,6 +49,33 @@ def split_dir(root: Path, sample_rate: int, mode: str, split: str) -> Path:
     return d
 
 
+def wav_files(folder: Path, root: Path, fail: Any, warnings: list[str]) -> dict[str, Path]:
+    """The ``.wav`` files of one folder by id (the stem). Not regular files (a FIFO, a device,
+    a folder named like a WAV) and a second file whose id differs only in its suffix's case
+    (``a.wav`` beside ``a.WAV``) are problems for ``fail``; a symbolic link that leads out of
+    ``root`` is read but noted in ``warnings``."""
+    files: dict[str, Path] = {}
+    root_real = Path(root).resolve()
+    for p in sorted(folder.iterdir()):
+        if p.suffix.lower() != ".wav":
+            continue
+        if not p.is_file():
+            kind = "a folder" if p.is_dir() else "not a regular file (a FIFO, socket or device)" \
+                if p.exists() else "a broken symbolic link"
+            fail(f"{p}: {kind}, not an audio file")
+            continue
+        if p.stem in files:
+            fail(f"{p}: same id as {files[p.stem].name} (the names differ only in the suffix's case); "
+                 "keep one of them")
+            continue
+        if p.is_symlink():
+            target = p.resolve()
+            if root_real != target and root_real not in target.parents:
+                warnings.append(f"{p}: a symbolic link to {target}, outside the dataset root {root}")
+        files[p.stem] = p
+    return files
+
+
 def collect(
     base: Path,
     mixture_folder: str,
@@ -82,6 +109,7 @@ def collect(
 
     folders = [mixture_folder, *source_folders] + ([noise_folder] if noise_folder else [])
     ids_per_folder: dict[str, dict[str, Path]] = {}
+    warnings: list[str] = []
     for f in folders:
         d = base / f
         if not d.is_dir():
@@ -90,7 +118,7 @@ def collect(
             fail(f"{d}: folder missing")
             ids_per_folder[f] = {}
             continue
-        files = {p.stem: p for p in d.iterdir() if p.suffix.lower() == ".wav"}
+        files = wav_files(d, root, fail, warnings)
         if not files:
             if f == mixture_folder:
                 raise DatasetError(f"{d}: no .wav files")
@@ -114,7 +142,6 @@ def collect(
             raise DatasetError(f"{base / f / (extra[0] + '.wav')}: no matching mixture in {mixture_folder}/ ({len(extra)} such id(s))")
         for uid in extra:
             fail(f"{base / f / (uid + '.wav')}: no matching mixture in {mixture_folder}/")
-    warnings: list[str] = []
     if expected_count is not None and len(mix_ids) != expected_count:
         warnings.append(f"{base / mixture_folder}: {len(mix_ids)} mixtures, the published set has {expected_count}")
     utts = []
