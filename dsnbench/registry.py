@@ -76,6 +76,15 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._entries)
 
+    def in_order(self) -> list[str]:
+        """Names in the order they were registered (metric columns keep this order)."""
+        return list(self._entries)
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (tests that register a temporary entry clean up with this)."""
+        self.entry(name)  # did-you-mean on a typo
+        del self._entries[name]
+
 
 def call(registry: Registry, name: str, **kwargs: Any) -> Any:
     """Look ``name`` up and call it with ``kwargs`` (factories)."""
