@@ -13,7 +13,7 @@ import torch
 from adapter_fixture_models import TinyMaskNet
 from dsnbench.cli import main
 from dsnbench.complexity import build_mac_table, count_macs
-from dsnbench.loading import load_model
+from dsnbench.run.loading import load_model
 from dsnbench.types import SegmentTrace
 
 
@@ -76,7 +76,7 @@ def test_torchscript_needs_explicit_trust(user_weights, tmp_path, monkeypatch):
     monkeypatch.delenv("DSNBENCH_TRUST_TORCHSCRIPT", raising=False)
     with pytest.raises(UserError, match="runs the code inside it"):
         load_model(f"torchscript:{path}")
-    from dsnbench.config import ModelSpec
+    from dsnbench.run.config import ModelSpec
     sep = load_model(ModelSpec(name=f"torchscript:{path}", options=(("trust_code", True),)))
     x = torch.randn(1000)
     with torch.no_grad():

@@ -18,7 +18,10 @@ import pytest
 from dsnbench.analysis import collect, gates, pareto, tables, variants
 from dsnbench.analysis.demo import write_demo_run
 from dsnbench.cli import main
-from dsnbench.results import SEGMENT_COLUMNS, UTTERANCE_COLUMNS, read_run
+from dsnbench.results import SEGMENT_COLUMNS, read_run
+from dsnbench.run.folder import table_columns
+
+UTTERANCE_COLUMNS = table_columns()
 
 
 @pytest.fixture(scope="session")
@@ -410,8 +413,8 @@ def dsn_run(tmp_path_factory, wsj0_root):
     traces, static widths, a supernet at one width; only SI-SNR, 2 utterances."""
     pytest.importorskip("dsnbench.complexity.table")
     torch = pytest.importorskip("torch")
-    from dsnbench.config import build_config
-    from dsnbench.evaluate import run_experiment
+    from dsnbench.run.config import build_config
+    from dsnbench.run.local_engine import run_experiment
     from dsnbench.models.checkpoint import save_checkpoint
     from dsnbench.models.dualpath import DSNConfig, DualPathDSN
     prov = {"training_config": {}, "data": "untrained: random init, for analysis tests", "steps": 0,
@@ -459,8 +462,8 @@ def test_a_dsn_against_its_own_weights_at_fixed_widths(tmp_path, wsj0_root, caps
     the supernet's slim curve; --reference own places each DSN point against exactly those
     entries; two models that would share a label are told apart by their model names."""
     torch = pytest.importorskip("torch")
-    from dsnbench.config import build_config
-    from dsnbench.evaluate import run_experiment
+    from dsnbench.run.config import build_config
+    from dsnbench.run.local_engine import run_experiment
     from dsnbench.models.checkpoint import save_checkpoint
     from dsnbench.models.dualpath import DSNConfig, DualPathDSN
     prov = {"training_config": {}, "data": "untrained: random init, for analysis tests", "steps": 0,
@@ -515,8 +518,8 @@ def test_two_checkpoints_of_one_name_are_two_curves(tmp_path, wsj0_root):
     their fixed-width entries form one curve per file (tagged with the path end that tells the
     files apart), and each DSN is placed against its own weights only."""
     torch = pytest.importorskip("torch")
-    from dsnbench.config import build_config
-    from dsnbench.evaluate import run_experiment
+    from dsnbench.run.config import build_config
+    from dsnbench.run.local_engine import run_experiment
     from dsnbench.models.checkpoint import save_checkpoint
     from dsnbench.models.dualpath import DSNConfig, DualPathDSN
     prov = {"training_config": {}, "data": "untrained: random init, for analysis tests", "steps": 0,

@@ -21,7 +21,7 @@ def asteroid_file(tmp_path_factory):
 def test_macs_json_equals_a_full_trace(asteroid_file, capsys):
     assert main(["macs", f"asteroid:{asteroid_file}", "--seconds", "0.5", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    from dsnbench.loading import load_model
+    from dsnbench.run.loading import load_model
     sep = load_model(f"asteroid:{asteroid_file}")
     full = count_macs(sep.module, (torch.randn(1, 4000),)).total
     assert report["widths"][0]["macs"] == full

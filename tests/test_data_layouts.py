@@ -286,7 +286,7 @@ def test_validate_rejects_broken_consistency_even_on_noisy(tmp_path):
     p = first(tt(tmp_path) / "s1")
     x, sr = sf.read(p)
     sf.write(p, (x * 3).astype(np.float32), sr, subtype="FLOAT")  # references rescaled
-    from dsnbench.data.checks import audio_stats
+    from dsnbench.run.checks import audio_stats
     stats = audio_stats(load_dataset("wham", root=tmp_path, task="sep_noisy"))
     assert stats.min_consistency_db is not None and stats.min_consistency_db < 30
     assert any(str(p.name) in w for w in stats.warnings)

@@ -15,11 +15,11 @@ import signal
 import pandas as pd
 import pytest
 
-from dsnbench.config import build_config
-from dsnbench.distributed import (SINGLE_THREAD_ENV, EngineOptions, engine_options,
-                                  run_experiment_dask)
+from dsnbench.run.config import build_config
+from dsnbench.run.dask_engine import SINGLE_THREAD_ENV, run_experiment_dask
+from dsnbench.run.engines import EngineOptions, engine_options
 from dsnbench.errors import UserError
-from dsnbench.evaluate import run_experiment
+from dsnbench.run.local_engine import run_experiment
 from dsnbench.results import read_run
 
 distributed = pytest.importorskip("distributed")
@@ -163,7 +163,7 @@ def test_a_restarted_driver_resumes_and_ends_with_the_same_tables(cluster, sweep
     committed = sorted((out / "parts").glob("utt-*.parquet"))
     assert len(committed) == 3 and not (out / "summary.json").exists()
     # --dry-run on the folder shows what is committed per entry, and writes nothing
-    from dsnbench.sweep import format_plan, plan_entries
+    from dsnbench.run.plan import format_plan, plan_entries
     planned = plan_entries(sweep_cfg, out)
     n_committed = sum(len(pd.read_parquet(p)) for p in committed)
     assert sum(e.n_done for e in planned) == n_committed and sum(e.n_utterances for e in planned) == 28
@@ -195,7 +195,7 @@ def test_engine_options_from_file_and_cli():
 
 
 def test_unreachable_scheduler_is_a_one_line_error(sweep_cfg, tmp_path, monkeypatch):
-    import dsnbench.distributed as d
+    import dsnbench.run.dask_engine as d
     monkeypatch.setattr(d, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(UserError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         run_experiment_dask(sweep_cfg, tmp_path / "run", EngineOptions("dask", "tcp://127.0.0.1:9"),

@@ -12,9 +12,9 @@ import time
 import pandas as pd
 import pytest
 
-from dsnbench.config import build_config
+from dsnbench.run.config import build_config
 from dsnbench.errors import UserError
-from dsnbench.evaluate import run_experiment
+from dsnbench.run.local_engine import run_experiment
 from dsnbench.results import read_run
 
 

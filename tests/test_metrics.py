@@ -158,7 +158,7 @@ def test_metric_worker_path_never_imports_torch(tmp_path) -> None:
     import sys
     script = (
         "import sys, numpy as np\n"
-        "from dsnbench.evaluate import MetricJob, compute_metrics\n"
+        "from dsnbench.run.jobs import MetricJob, compute_metrics\n"
         "rng = np.random.default_rng(0)\n"
         "s = rng.standard_normal((2, 8000))\n"
         "job = MetricJob('u', s[::-1] + 0.1 * rng.standard_normal(s.shape), s, s.sum(0), None,\n"
@@ -502,14 +502,14 @@ def test_warming_pool_computes_here_until_its_workers_are_up() -> None:
     import threading
     from concurrent.futures import ProcessPoolExecutor
 
-    from dsnbench.evaluate import _WarmingPool
+    from dsnbench.run.pool import WarmingPool
     gate = threading.Event()
 
     def factory() -> ProcessPoolExecutor:
         gate.wait(30)  # the pool "starts" only when the test lets it
         return ProcessPoolExecutor(max_workers=1)
 
-    pool = _WarmingPool(factory)
+    pool = WarmingPool(factory)
     try:
         early = [pool.submit(_square, k) for k in range(3)]
         assert all(f.done() for f in early)               # computed here, not waiting
@@ -522,12 +522,12 @@ def test_warming_pool_computes_here_until_its_workers_are_up() -> None:
 
 
 def test_warming_pool_that_cannot_start_computes_everything_here(capsys) -> None:
-    from dsnbench.evaluate import _WarmingPool
+    from dsnbench.run.pool import WarmingPool
 
     def factory():
         raise OSError("no processes here")
 
-    pool = _WarmingPool(factory)
+    pool = WarmingPool(factory)
     pool.shutdown()  # joins the start thread
     assert pool.submit(_square, 7).result() == 49
     assert "metric workers did not start (OSError: no processes here)" in capsys.readouterr().err

@@ -145,9 +145,10 @@ def test_paired_comparison() -> None:
 # ---------------------------------------------------------------------------------------
 
 def _write_run(path: Path, rows: list[dict]) -> Path:
-    from dsnbench.results import SEGMENT_COLUMNS, UTTERANCE_COLUMNS, frame, write_tables
+    from dsnbench.results import SEGMENT_COLUMNS, frame, write_tables
+    from dsnbench.run.folder import table_columns
     summary = {"schema_version": 1, "run_id": path.name, "entries": []}
-    write_tables(path, frame(rows, UTTERANCE_COLUMNS), frame([], SEGMENT_COLUMNS), summary)
+    write_tables(path, frame(rows, table_columns()), frame([], SEGMENT_COLUMNS), summary)
     return path
 
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from dsnbench.models.bundled import register_bundled
-from dsnbench.models.checkpoint import CheckpointError, load_separator, save_checkpoint
+from dsnbench.models import load_separator
+from dsnbench.models.checkpoint import CheckpointError, save_checkpoint
 from dsnbench.models.dualpath import DSNConfig, DualPathDSN
 from dsnbench.models.separators import DSNSeparator, SlimSeparator, StaticSeparator
 from dsnbench.registry import Registry, UnknownNameError
@@ -184,8 +185,8 @@ def test_registry_picks_up_every_bundled_checkpoint(tmp_path):
 def test_checkpoint_end_to_end_through_dsnbench_run(tmp_path, wsj0_root):
     """A DSN checkpoint file given to the run loop: traces, widths and MACs land in the tables."""
     pytest.importorskip("dsnbench.complexity.table")
-    from dsnbench.config import build_config
-    from dsnbench.evaluate import run_experiment
+    from dsnbench.run.config import build_config
+    from dsnbench.run.local_engine import run_experiment
     from dsnbench.results import read_run
     path = save_checkpoint(tmp_path / "dsn-test.safetensors", spread_gate(net()), "dsn", PROV,
                            operating_points=[0.0, 100.0])

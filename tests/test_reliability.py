@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from dsnbench.config import build_config
-from dsnbench.evaluate import run_experiment
+from dsnbench.run.config import build_config
+from dsnbench.run.local_engine import run_experiment
 from dsnbench.models.oracles import OracleMixture
 from dsnbench.results import read_run
 

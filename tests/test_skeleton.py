@@ -10,10 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dsnbench.config import build_config
+from dsnbench.run.config import build_config
 from dsnbench.errors import UserError
-from dsnbench.evaluate import run_experiment
-from dsnbench.results import SEGMENT_COLUMNS, UTTERANCE_COLUMNS, read_run
+from dsnbench.run.local_engine import run_experiment
+from dsnbench.results import SEGMENT_COLUMNS, read_run
+from dsnbench.run.folder import table_columns
+
+UTTERANCE_COLUMNS = table_columns()
 
 
 def _cli(exe, *args, cwd=None):

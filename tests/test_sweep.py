@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from dsnbench.config import build_config
+from dsnbench.run.config import build_config
 from dsnbench.errors import UserError
-from dsnbench.sweep import expand_document, expand_range, format_plan, plan_entries
+from dsnbench.run.plan import format_plan, plan_entries
+from dsnbench.run.sweep import expand_document, expand_range
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -146,8 +147,8 @@ def test_cli_dry_run_lists_entries_and_runs_nothing(dsnbench_exe, wsj0_root, tmp
 
 
 def test_bundled_sweep_files_expand(tmp_path, monkeypatch):
-    from dsnbench.config import load_document
-    from dsnbench.distributed import engine_options
+    from dsnbench.documents import load_document
+    from dsnbench.run.engines import engine_options
     mini = load_document(REPO / "experiments" / "sweeps" / "mini-sweep.yaml")
     assert engine_options(mini).name == "dask"  # the file's engine key, taken out of the config
     cfg = build_config(mini)

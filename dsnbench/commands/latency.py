@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..complexity import build_mac_table
     from ..errors import UserError
-    from ..loading import load_model
+    from ..run.loading import load_model
     if not args.seconds > 0 or args.repeats < 1 or args.warmup < 0 or args.threads < 1:
         raise UserError("--seconds must be > 0, --repeats >= 1, --warmup >= 0, --threads >= 1")
     name = args.device

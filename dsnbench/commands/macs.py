@@ -93,7 +93,7 @@ def _print_text(r: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..complexity import UnsupportedOpError
     from ..errors import UserError
-    from ..loading import load_model
+    from ..run.loading import load_model
     if not args.seconds > 0:
         raise UserError(f"--seconds must be positive, got {args.seconds}")
     sep = load_model(args.model)

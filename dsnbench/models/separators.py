@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..types import SegmentTrace, Separation, Separator
+from ..types import PartsComplexity, SegmentTrace, Separation, Separator
 from .dualpath import DSNOutput, DualPathDSN
 
 #: betas a DSN is evaluated at when its checkpoint names none (0 = as trained)
@@ -82,7 +82,6 @@ class _DualPathSeparator(Separator):
         return self.network(x, widths=w, gate_mode=gate)
 
     def complexity(self) -> Any:
-        from ..complexity.table import PartsComplexity
         parts = [p for p in self.network.parts_for_complexity()
                  if self.family == "dsn" or p.name != "gate"]
         return PartsComplexity(parts=parts, n_frames=self.n_frames,

@@ -1,7 +1,7 @@
 """Scale-out: the run loop on a Dask distributed cluster (issue 10).
 
 ``dsnbench run EXPERIMENT --engine dask`` evaluates the same (model, dataset, operating point)
-entries as the local engine (:func:`dsnbench.evaluate.run_experiment`) and writes the same
+entries as the local engine (:func:`dsnbench.run.local_engine.run_experiment`) and writes the same
 tables, but the work runs on Dask workers:
 
 - **Where**: by default a ``LocalCluster`` sized to the machine (one worker process per CPU
@@ -15,9 +15,9 @@ tables, but the work runs on Dask workers:
   units per worker: :func:`default_batch_size`). A worker loads the model itself from its spec (a
   registry name or checkpoint path: model objects are never shipped), reads the audio, runs
   the separator (so GPU workers do the inference when the separator uses one), prices the
-  trace, computes the metrics, and returns the rows. The per-utterance code is the local
-  engine's own (``_separate_one`` / ``compute_metrics`` / ``_fill_rows``), so the rows are the
-  same. Workers run one torch thread each (``torch.set_num_threads(1)``; design section 9).
+  trace, computes the metrics, and returns the rows. The per-utterance code is the one both
+  engines call (:class:`dsnbench.run.unit.UtteranceEvaluator`), so the rows are the same.
+  Workers run one torch thread each (``torch.set_num_threads(1)``; design section 9).
 - **Input metrics** (``*_input``, which depend only on the data) are computed once per
   (dataset, batch) by an inputs task that every entry's unit of that batch depends on, so a
   sweep of ten models computes them once, not ten times. Across runs they are shared through
@@ -32,13 +32,10 @@ tables, but the work runs on Dask workers:
   end a table of what ran where (worker address -> units, utterances, busy seconds), also
   written to ``engine.json`` in the run folder.
 
-Which engine by default: ``local`` (the process pool, no cluster start-up: best for one small
-run); ``dask`` when ``--scheduler`` is given or the experiment file says ``engine: dask`` (the
-sweep files in ``experiments/sweeps/`` do). ``--engine`` always wins.
+Which engine runs by default: :mod:`dsnbench.run.engines`.
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import logging
 import math
@@ -52,58 +49,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..data.manifest import load_utterance
+from ..errors import UserError
+from ..metrics.cache import InputCache, audio_fingerprint, cache_root
+from ..metrics.suite import make_suite, suite_for
+from ..results import EntryKey, atomic_write_json
 from .config import ModelSpec, RunConfig
-from .errors import UserError
+from .engines import EngineOptions
+from .jobs import WORKER_THREAD_ENV, init_worker
+from .loading import load_model
+from .plan import PreparedRun, prepare_run
+from .progress import progress_bar
+from .summary import build_summary, finalize
+from .unit import UtteranceEvaluator, make_pricer
 
-ENGINES = ("local", "dask")
-#: experiment-file keys that choose how a run executes (popped before the config is built, so
-#: they never enter the config hash: the same experiment on either engine is the same run)
-ENGINE_KEYS = ("engine", "scheduler", "batch_size")
 #: set in every LocalCluster worker before it starts, so numpy's BLAS runs one thread: with more,
 #: matrix products sum in another order and values differ in the last bits from run to run
-SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+SINGLE_THREAD_ENV = dict(WORKER_THREAD_ENV)
 #: how long to try reaching a --scheduler address
 CONNECT_TIMEOUT = "20s"
 #: models a worker keeps loaded at once (units arrive roughly in entry order)
 MODEL_CACHE_SIZE = 4
-
-
-# ---------------------------------------------------------------------------------------------
-# options
-# ---------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class EngineOptions:
-    """How a run executes: which engine, where, in what units."""
-
-    name: str = "local"
-    scheduler: str | None = None     # address of a running Dask scheduler
-    n_workers: int | None = None     # LocalCluster worker processes (None: one per usable CPU)
-    batch_size: int | None = None    # utterances per work unit (None: default_batch_size)
-
-
-def engine_options(doc: dict, args: argparse.Namespace | None = None) -> EngineOptions:
-    """Engine options from the CLI (``--engine``, ``--scheduler``, ``--batch-size``,
-    ``--workers``) and the experiment document; removes the engine keys from ``doc``."""
-    file_opts = {k: doc.pop(k) for k in ENGINE_KEYS if k in doc}
-    cli = (lambda k: getattr(args, k, None)) if args is not None else (lambda k: None)
-    scheduler = cli("scheduler") or file_opts.get("scheduler")
-    name = cli("engine") or file_opts.get("engine") or ("dask" if scheduler else "local")
-    if name not in ENGINES:
-        raise UserError(f"engine must be one of {', '.join(ENGINES)}, got {name!r}")
-    if scheduler and name != "dask":
-        raise UserError("--scheduler needs the dask engine (--engine dask)")
-    batch = cli("batch_size")
-    if batch is None:
-        batch = file_opts.get("batch_size")
-    if batch is not None and (not isinstance(batch, int) or batch < 1):
-        raise UserError(f"batch_size must be a positive integer, got {batch!r}")
-    workers = cli("workers")
-    if workers is None:
-        workers = doc.get("workers")
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise UserError(f"workers must be a positive integer, got {workers!r}")
-    return EngineOptions(name, str(scheduler) if scheduler else None, workers, batch)
 
 
 def machine_workers() -> int:
@@ -149,9 +115,7 @@ class WorkUnit:
     index: int
     cfg: RunConfig
     spec: ModelSpec                      # as the worker loads it (checkpoint paths absolute)
-    model: str                           # result name
-    dataset: str
-    operating_point: float | None
+    key: EntryKey                        # (result name, dataset, operating point)
     batch: int
     utterances: tuple[Any, ...]
     sample_rate: int
@@ -185,8 +149,7 @@ def _worker_setup() -> None:
     """Once per worker process: one torch/BLAS thread, fvcore's DeprecationWarning filtered."""
     global _SETUP_DONE
     if not _SETUP_DONE:
-        from .evaluate import _init_worker
-        _init_worker()
+        init_worker()
         _SETUP_DONE = True
 
 
@@ -201,7 +164,6 @@ def _worker_address() -> tuple[str, str, int]:
 
 def _worker_model(spec: ModelSpec) -> Any:
     """The separator of ``spec`` for this thread, loaded once (LRU of MODEL_CACHE_SIZE)."""
-    from .loading import load_model
     key = (spec, threading.get_ident())
     with _LOCK:
         sep = _MODELS.get(key)
@@ -221,19 +183,16 @@ def _worker_model(spec: ModelSpec) -> Any:
 def _worker_pricer(spec: ModelSpec, sep: Any, sample_rate: int, op: float | None) -> Any:
     """The MAC pricer of (model, rate, operating point), built once per worker as the local
     engine builds it once per entry."""
-    from .evaluate import _pricer
     key = ((spec, threading.get_ident()), sample_rate, op)
     pricer = _PRICERS.get(key)
     if pricer is None:
-        pricer = _PRICERS[key] = _pricer(sep, sample_rate)
+        pricer = _PRICERS[key] = make_pricer(sep, sample_rate)
     return pricer
 
 
 def _worker_cache(job: InputsJob) -> Any:
     if job.cache_dir is None:
         return None
-    from .evaluate import make_suite
-    from .metrics.cache import InputCache
     settings = make_suite(job.metrics, job.sample_rate, job.pesq_mode).settings()
     key = (job.cache_dir, job.manifest_hash, repr(sorted(settings.items())))
     with _LOCK:
@@ -253,15 +212,8 @@ def compute_inputs(job: InputsJob) -> InputsResult:
     the local engine would.
     """
     _worker_setup()
-    from .data.manifest import load_utterance
-    from .metrics.jobs import _SUITES, make_suite
-    from .metrics.cache import audio_fingerprint
-
     t0 = time.perf_counter()
-    key = (job.metrics, job.sample_rate, job.pesq_mode)
-    suite = _SUITES.get(key)
-    if suite is None:
-        suite = _SUITES[key] = make_suite(job.metrics, job.sample_rate, job.pesq_mode)
+    suite = suite_for(job.metrics, job.sample_rate, job.pesq_mode)
     cache = _worker_cache(job)
     values: dict[str, Any] = {}
     computed: dict[str, tuple[Any, str]] = {}
@@ -282,75 +234,30 @@ def compute_inputs(job: InputsJob) -> InputsResult:
     return InputsResult(job.dataset, values, computed, hits, _worker_address()[0], time.perf_counter() - t0)
 
 
-class _SharedInputs:
-    """What the run loop's per-utterance code asks of an input-metric cache, answered from the
-    inputs task this unit depends on (which already checked each cached entry against the
-    audio's fingerprint). Stores nothing: the driver stores what workers computed."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
-
-    def get(self, utt_id: str, fingerprint: str | None = None) -> Any:
-        return self.values.get(utt_id)
-
-    def put(self, utt_id: str, metrics: Any, fingerprint: str | None = None) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-
-def _takes_cache() -> bool:
-    """Whether the run loop's ``_separate_one`` takes an input cache (newer run loops do)."""
-    import inspect
-
-    from .evaluate import _separate_one
-    return "cache" in inspect.signature(_separate_one).parameters
-
-
-class _InputsExecutor:
-    """The local engine's inline executor, handing each metric job its shared input metrics."""
-
-    def __init__(self, inputs: dict[str, Any]) -> None:
-        from .evaluate import _InlineExecutor
-        self.inputs = inputs
-        self.inline = _InlineExecutor()
-
-    def submit(self, fn: Callable, job: Any) -> Any:
-        if getattr(job, "inputs", None) is None and job.utt_id in self.inputs:
-            job.inputs = self.inputs[job.utt_id]
-        return self.inline.submit(fn, job)
-
-
 def run_unit(unit: WorkUnit, inputs: InputsResult | None = None) -> UnitResult:
-    """Separate and evaluate one unit's utterances on this worker; returns its rows."""
-    _worker_setup()
-    from .evaluate import _NoBar, _fill_rows, _join, _separate_one
+    """Separate and evaluate one unit's utterances on this worker; returns its rows.
 
+    The input metrics come from the inputs task this unit depends on (which already checked
+    each cached entry against the audio's fingerprint); an utterance it has none for computes
+    them itself. Nothing is stored here: the driver stores what workers computed.
+    """
+    _worker_setup()
     started = time.time()
     t0 = time.perf_counter()
     cpu0 = time.process_time()
+    key = unit.key
     sep = _worker_model(unit.spec)
     sep.prepare(unit.sample_rate)
-    sep.set_operating_point(unit.operating_point)
-    pricer = _worker_pricer(unit.spec, sep, unit.sample_rate, unit.operating_point)
-    executor = _InputsExecutor(inputs.values if inputs is not None else {})
-    pending: list = []
+    sep.set_operating_point(key.operating_point)
+    evaluator = UtteranceEvaluator(sep, key, unit.sample_rate, unit.cfg.metrics, unit.cfg.pesq_mode,
+                                   pricer=_worker_pricer(unit.spec, sep, unit.sample_rate, key.operating_point))
+    shared = inputs.values if inputs is not None else {}
     utt_rows: list[dict] = []
     seg_rows: list[dict] = []
-    bar = _NoBar()
-    cache_kw = {"cache": _SharedInputs(executor.inputs)} if _takes_cache() else {}
     for utt in unit.utterances:
-        _separate_one(unit.cfg, sep, unit.model, unit.dataset, unit.operating_point, utt,
-                      unit.sample_rate, pricer, executor, pending, utt_rows, seg_rows, bar, **cache_kw)
-        while pending:  # the local engine's drain, without a pool to lose
-            _, row, fut, row_extra = pending.pop(0)
-            try:
-                res = fut.result()
-            except Exception as exc:  # a metric crash is this utterance's error row
-                res = None
-                row["error"] = _join(row.get("error"), f"metrics: {type(exc).__name__}: {exc}")
-            _fill_rows(row, res, row_extra, utt_rows, seg_rows)
+        row, segs, _ = evaluator.evaluate(utt, lambda uid, fp: shared.get(uid))
+        utt_rows.append(row)
+        seg_rows.extend(segs)
     addr, host, pid = _worker_address()
     return UnitResult(unit.index, utt_rows, seg_rows, addr, host, pid, started,
                       time.perf_counter() - t0, time.process_time() - cpu0)
@@ -418,30 +325,30 @@ def default_batch_size(n_utterances: int, n_workers: int, chunk_size: int) -> in
     return max(1, min(chunk_size, math.ceil(n_utterances / (4 * max(1, n_workers)))))
 
 
-def _make_units(cfg: RunConfig, models: dict, manifests: dict, plan: list, done: set, batch_size: int
-                ) -> tuple[list[WorkUnit], dict[tuple, _EntryProgress], dict[tuple[str, int], dict[str, Any]]]:
+def _make_units(run: PreparedRun, batch_size: int
+                ) -> tuple[list[WorkUnit], dict[EntryKey, _EntryProgress], dict[tuple[str, int], dict[str, Any]]]:
     """The work units in plan order; per entry its progress; per (dataset, batch) the
     utterances whose input metrics some unit needs. Batches are cut from the whole manifest, so
     every entry's batch ``b`` of a dataset holds the same utterances and shares its inputs."""
+    manifests = run.plan.manifests
     batches = {d: [tuple(m.utterances[i:i + batch_size]) for i in range(0, len(m), batch_size)]
                for d, m in manifests.items()}
     units: list[WorkUnit] = []
-    entries: dict[tuple, _EntryProgress] = {}
+    entries: dict[EntryKey, _EntryProgress] = {}
     needed: dict[tuple[str, int], dict[str, Any]] = {}
-    for mname, dname, op in plan:
-        spec = models[mname][0]
-        opk = None if op is None else float(op)
-        sr = manifests[dname].sample_rate
+    for key in run.plan.keys:
+        spec = run.plan.models[key.model][0]
+        sr = manifests[key.dataset].sample_rate
         n_entry = 0
-        for b, batch in enumerate(batches[dname]):
-            todo = tuple(u for u in batch if (mname, dname, opk, u.utt_id) not in done)
+        for b, batch in enumerate(batches[key.dataset]):
+            todo = tuple(u for u in batch if key.utterance(u.utt_id) not in run.done)
             if not todo:
                 continue
             n_entry += len(todo)
-            units.append(WorkUnit(len(units), cfg, _shippable_spec(spec), mname, dname, op, b, todo, sr))
-            needed.setdefault((dname, b), {}).update({u.utt_id: u for u in todo})
+            units.append(WorkUnit(len(units), run.cfg, _shippable_spec(spec), key, b, todo, sr))
+            needed.setdefault((key.dataset, b), {}).update({u.utt_id: u for u in todo})
         if n_entry:
-            entries[(mname, dname, opk)] = _EntryProgress(total=n_entry)
+            entries[key] = _EntryProgress(total=n_entry)
     return units, entries, needed
 
 
@@ -450,37 +357,20 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
                         on_unit_done: Callable[[Any, int], None] | None = None) -> dict:
     """Evaluate every entry of ``cfg`` on a Dask cluster into the run folder ``out``.
 
-    Same contract as :func:`dsnbench.evaluate.run_experiment` (returns the summary, also
-    written to ``out/summary.json``; validates every dataset and model before any work), plus
-    ``out/engine.json`` (what ran where). ``on_unit_done(client, n_units_done)`` is called
+    Same contract as :func:`dsnbench.run.local_engine.run_experiment` (returns the summary,
+    also written to ``out/summary.json``; validates every dataset and model before any work),
+    plus ``out/engine.json`` (what ran where). ``on_unit_done(client, n_units_done)`` is called
     after each committed unit (tests use it to kill a worker mid-run).
     """
-    from .evaluate import _progress, make_suite, prepare_run
-    from .metrics.cache import InputCache, cache_root
-    from .results import atomic_write_json
-    from .summarize import build_summary, finalize
-    from .sweep import plan_keys
-
     options = options or EngineOptions(name="dask")
     log = log or (lambda s: print(s, file=sys.stderr))
     out = Path(out)
     wall0 = time.perf_counter()
 
     # -- everything is checked before a cluster starts ------------------------------------
-    models, manifests, folder, store, done = prepare_run(cfg, out)
-    plan = plan_keys(cfg, models, manifests)
-    todo_total = 0
-    for mname, dname, op in plan:
-        opk = None if op is None else float(op)
-        n_todo = sum(1 for u in manifests[dname] if (mname, dname, opk, u.utt_id) not in done)
-        if n_todo:
-            spec, sep = models[mname]
-            try:  # the local engine's per-entry check, done here before any work
-                sep.prepare(manifests[dname].sample_rate)
-                sep.set_operating_point(op)
-            except ValueError as exc:
-                raise UserError(f"model {mname!r} on dataset {dname!r}: {exc}") from None
-        todo_total += n_todo
+    run = prepare_run(cfg, out)
+    manifests, store = run.plan.manifests, run.folder.store
+    todo_total = run.n_todo()
 
     # input-metric caches (driver side: stores what workers computed)
     root = cache_root()
@@ -506,7 +396,7 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
             workers_at_start = set(client.scheduler_info()["workers"])
             batch_size = options.batch_size or default_batch_size(todo_total, len(workers_at_start),
                                                                   cfg.chunk_size)
-            units, entries, needed = _make_units(cfg, models, manifests, plan, done, batch_size)
+            units, entries, needed = _make_units(run, batch_size)
             total_utts = sum(len(u.utterances) for u in units)
             report.update(batch_size=batch_size, units=len(units), workers_at_start=len(workers_at_start))
             log(f"dask engine: {where}; {len(units)} units of <= {batch_size} utterances, "
@@ -527,7 +417,7 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
                 by_key[f.key] = ("inputs", None)
             unit_futures = []
             for u in units:
-                f = client.submit(run_unit, u, inputs_futures.get((u.dataset, u.batch)),
+                f = client.submit(run_unit, u, inputs_futures.get((u.key.dataset, u.batch)),
                                   key=f"dsnbench-unit-{token}-{u.index}", pure=False, retries=1)
                 by_key[f.key] = ("unit", u)
                 unit_futures.append(f)
@@ -536,7 +426,7 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
             pending = as_completed(list(inputs_futures.values()) + unit_futures)
             inputs_futures.clear()  # the scheduler keeps each until its units have run
             del unit_futures
-            bar = _progress(total_utts, progress)
+            bar = progress_bar(total_utts, progress)
             n_units_done = 0
             try:
                 for fut in pending:
@@ -585,10 +475,11 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
                              "input_tasks": s.input_units,
                              "input_s": round(s.input_s, 3)}
                          for a, s in sorted(worker_stats.items())}
-    report["entries"] = [{"model": k[0], "dataset": k[1], "operating_point": k[2],
+    report["entries"] = [{"model": k.model, "dataset": k.dataset, "operating_point": k.operating_point,
                           "utterances": e.done, "units": e.units, "busy_s": round(e.busy_s, 3),
                           "workers": sorted(e.workers)} for k, e in entries.items()]
-    report["failed_units"] = [{"model": u.model, "dataset": u.dataset, "operating_point": u.operating_point,
+    report["failed_units"] = [{"model": u.key.model, "dataset": u.key.dataset,
+                               "operating_point": u.key.operating_point,
                                "utterances": [x.utt_id for x in u.utterances], "error": err}
                               for u, err in failed]
     try:
@@ -601,23 +492,10 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
         first = failed[0][1]
         raise UserError(f"{len(failed)} work unit(s) failed twice ({first}); every other unit is "
                         f"committed in {out}; run the same command again to retry them")
-    summary = build_summary(cfg, folder.created, manifests, models, plan, _SortedReader(store))
+    # the summary sorts the committed rows first, whatever order the units finished in
+    summary = build_summary(cfg, run.folder.created, run.plan, store)
     finalize(out, store, summary)
     return summary
-
-
-class _SortedReader:
-    """The committed rows in table order, whatever order the units finished in: the summary's
-    means and bootstrap intervals depend on the order of the values, so this makes them the
-    same as the local engine's (which commits in table order) and the same run to run."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-
-    def read(self) -> tuple[Any, Any]:
-        from .results import sort_segments, sort_utterances
-        utt, seg = self.store.read()
-        return sort_utterances(utt), sort_segments(seg)
 
 
 def _take_inputs(fut: Any, caches: dict, worker_stats: dict, input_stats: dict) -> None:
@@ -639,7 +517,7 @@ def _take_inputs(fut: Any, caches: dict, worker_stats: dict, input_stats: dict) 
 
 def _account(unit: WorkUnit, res: UnitResult, entries: dict, worker_stats: dict, bar: Any,
              log: Callable[[str], None] | None) -> None:
-    key = (unit.model, unit.dataset, None if unit.operating_point is None else float(unit.operating_point))
+    key = unit.key
     e = entries[key]
     e.done += len(res.utt_rows)
     e.units += 1
@@ -659,8 +537,8 @@ def _account(unit: WorkUnit, res: UnitResult, entries: dict, worker_stats: dict,
     if hasattr(bar, "set_postfix_str"):
         bar.set_postfix_str(f"entries {n_done}/{len(entries)}")
     if log is not None:
-        op = "-" if key[2] is None else f"{key[2]:g}"
-        line = (f"entry {n_done}/{len(entries)} done: {unit.model} | {unit.dataset} | op {op}: "
+        op = "-" if key.operating_point is None else f"{key.operating_point:g}"
+        line = (f"entry {n_done}/{len(entries)} done: {key.model} | {key.dataset} | op {op}: "
                 f"{e.done} utterances, {e.units} units, {e.busy_s:.1f} s on {len(e.workers)} worker(s)")
         (bar.write if hasattr(bar, "write") else log)(line)
 

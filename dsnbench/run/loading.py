@@ -4,11 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..errors import UserError
+from ..models import MODELS, load_separator
+from ..registry import UnknownNameError
+from ..types import Separator
 from .config import ModelSpec
-from .errors import UserError
-from .models import MODELS
-from .registry import UnknownNameError
-from .types import Separator
 
 
 def load_model(spec: ModelSpec | str, **options: Any) -> Separator:
@@ -29,7 +29,6 @@ def load_model(spec: ModelSpec | str, **options: Any) -> Separator:
             kind, _, target = name.partition(":")
             sep = _adapters().get(kind)(target, **opts)
         elif Path(name).is_file():
-            from .models.checkpoint import load_separator
             sep = load_separator(name, **opts)
         else:
             MODELS.entry(name)  # raises with did-you-mean
@@ -47,7 +46,7 @@ def load_model(spec: ModelSpec | str, **options: Any) -> Separator:
 
 def _adapters():
     try:
-        from .models.adapters import ADAPTERS
+        from ..models.adapters import ADAPTERS
     except ImportError:
         return None
     return ADAPTERS

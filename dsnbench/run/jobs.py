@@ -1,8 +1,10 @@
-"""The metric job of one utterance, as the run loop's worker processes compute it.
+"""The metric job of one utterance, as the metric worker processes compute it.
 
-Kept apart from :mod:`dsnbench.evaluate` (which imports pandas and the results code) so that a
-worker process imports only numpy, scipy, pesq, pystoi and the metric code: the worker server
-preloads this module, and pickled jobs refer to it.
+Kept apart from the engines (which import pandas and the results code) so that a worker process
+imports only numpy, scipy, the metric libraries and the metric code: the worker server preloads
+this module (:func:`worker_preload`), and pickled jobs refer to it. Here the metrics (the
+suite) and the data (the segments' activity labels) meet, which is why this lives in the run
+package and not in :mod:`dsnbench.metrics`.
 """
 from __future__ import annotations
 
@@ -14,15 +16,28 @@ from typing import Any
 
 import numpy as np
 
+from ..data.activity import label_segments
+from ..metrics import METRICS
+from ..metrics.functional import segmental_si_snr
+from ..metrics.suite import suite_for
+
 #: environment for metric worker processes: one BLAS/OpenMP thread each (design section 9)
 WORKER_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-#: modules the worker server imports once, so each worker starts with them loaded
-WORKER_PRELOAD = ["dsnbench.metrics.jobs", "dsnbench.metrics.suite", "dsnbench.metrics.functional",
-                  "dsnbench.metrics.intelligibility", "dsnbench.data.activity", "scipy.fft",
-                  "scipy.linalg", "scipy.signal", "pesq", "pystoi"]
 
 
-def _init_worker() -> None:
+def worker_preload() -> list[str]:
+    """Modules the worker server imports once, so each worker starts with them loaded: this
+    module, the suite, every registered metric's compute module and the libraries it names."""
+    modules = [__name__, "dsnbench.metrics.suite", "dsnbench.metrics.functional", "dsnbench.data.activity"]
+    for name in METRICS.in_order():
+        spec = METRICS.get(name)
+        if spec.compute is not None:
+            modules.append(spec.compute.__module__)
+        modules.extend(spec.libraries)
+    return list(dict.fromkeys(modules))
+
+
+def init_worker() -> None:
     """Once per worker process: one thread for torch (if loaded) and BLAS; quiet fvcore."""
     for k, v in WORKER_THREAD_ENV.items():
         os.environ.setdefault(k, v)
@@ -63,24 +78,9 @@ class MetricResult:
     noise_active: list[bool | None]
 
 
-def make_suite(names: tuple[str, ...] | None, sample_rate: int, pesq_mode: str | None):
-    from .suite import MetricSuite
-    kwargs = {"pesq_mode": pesq_mode} if pesq_mode is not None else {}
-    return MetricSuite(names, sample_rate, **kwargs)
-
-
-_SUITES: dict[tuple, Any] = {}
-
-
 def compute_metrics(job: MetricJob) -> MetricResult:
     """Metrics, segment labels and segmental SI-SNR of one utterance (runs in a worker)."""
-    from ..data.activity import label_segments
-    from .functional import segmental_si_snr
-
-    key = (job.metric_names, job.sample_rate, job.pesq_mode)
-    suite = _SUITES.get(key)
-    if suite is None:
-        suite = _SUITES[key] = make_suite(job.metric_names, job.sample_rate, job.pesq_mode)
+    suite = suite_for(job.metric_names, job.sample_rate, job.pesq_mode)
     inputs = job.inputs if job.inputs is not None else suite.input_values(job.mixture, job.sources)
     categories, noise_active = label_segments(job.sources, job.noise, job.seg_length, job.seg_hop,
                                               job.n_segments, job.sample_rate)

@@ -3,8 +3,9 @@
 A study is a grid: DSNs at several lambdas, each at several gate operating points, static and
 slimmable baselines, on several datasets. An experiment file declares the grid compactly; this
 module expands it into the plain ``models:`` / ``datasets:`` lists that
-:func:`dsnbench.config.build_config` understands, so a sweep file and the same experiment written
-out by hand give the same :class:`~dsnbench.config.RunConfig` and the same config hash. The run
+:func:`dsnbench.run.config.build_config` understands, so a sweep file and the same experiment
+written out by hand give the same :class:`~dsnbench.run.config.RunConfig` and the same config
+hash. The run
 then evaluates every (model, dataset, operating point) entry: models x datasets, each model at
 each of its operating points.
 
@@ -43,7 +44,7 @@ Example (``experiments/sweeps/mini-sweep.yaml``)::
 
 Two items that expand to the same result name are an error naming both. ``dsnbench run
 EXPERIMENT --dry-run`` lists the expanded entries with the number of utterances each
-(:func:`plan_entries`, :func:`format_plan`) and does no evaluation.
+(:func:`dsnbench.run.plan.plan_entries`) and does no evaluation.
 """
 from __future__ import annotations
 
@@ -51,11 +52,10 @@ import glob as _glob
 import itertools
 import math
 import string
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import UserError
+from ..errors import UserError
 
 #: most values a single range may produce (a typo like step 1e-9 must not hang the planner)
 MAX_RANGE_VALUES = 100_000
@@ -279,107 +279,3 @@ def _check_unique(items: Iterable[Any], kind: str, where: str, swept: bool) -> N
             raise UserError(f"{where}: {kind} {name!r} is listed twice (items {seen[name]} and {i}); "
                             f"give one a 'label'")
         seen[name] = i
-
-
-# ---------------------------------------------------------------------------------------------
-# the plan: (model, dataset, operating point) entries, and --dry-run
-# ---------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class PlannedEntry:
-    """One (model, dataset, operating point) of a run and its utterance counts."""
-
-    model: str
-    dataset: str
-    operating_point: float | None
-    n_utterances: int
-    n_done: int = 0  # already committed in the run folder (resume)
-
-
-def model_operating_points(spec: Any, separator: Any | None) -> tuple[float | None, ...]:
-    """The operating points an entry list uses: the spec's own, else the model's."""
-    if spec.operating_points is not None:
-        return tuple(spec.operating_points)
-    if separator is None:
-        raise ValueError("needs the loaded model to list its operating points")
-    return tuple(separator.operating_points())
-
-
-def plan_keys(cfg: Any, models: dict[str, tuple[Any, Any]], manifests: dict[str, Any]
-              ) -> list[tuple[str, str, float | None]]:
-    """(model, dataset, operating point) in the run loop's order: model, then dataset, then op."""
-    plan = []
-    for mname, (spec, sep) in models.items():
-        ops = model_operating_points(spec, sep)
-        for dname in manifests:
-            for op in ops:
-                plan.append((mname, dname, op))
-    return plan
-
-
-def plan_entries(cfg: Any, out: str | Path | None = None) -> list[PlannedEntry]:
-    """Expand a RunConfig into its entries with utterance counts, without evaluating anything.
-
-    Reads every dataset's manifest (validating the layouts) and loads only the models whose
-    operating points are not given in the experiment (to ask them). With ``out``, counts the
-    utterances already committed there (read-only; nothing is written).
-    """
-    from .evaluate import _load_datasets
-    from .loading import load_model
-
-    manifests = _load_datasets(cfg)
-    models: dict[str, tuple[Any, Any]] = {}
-    for spec in cfg.models:
-        if spec.result_name in models:
-            raise UserError(f"model {spec.result_name!r} is listed twice; give one a 'label'")
-        sep = load_model(spec) if spec.operating_points is None else None
-        models[spec.result_name] = (spec, sep)
-    done = committed_keys(out) if out is not None else set()
-    entries = []
-    for mname, dname, op in plan_keys(cfg, models, manifests):
-        opk = None if op is None else float(op)
-        n_done = sum(1 for u in manifests[dname] if (mname, dname, opk, u.utt_id) in done)
-        entries.append(PlannedEntry(mname, dname, opk, len(manifests[dname]), n_done))
-    return entries
-
-
-def committed_keys(out: str | Path) -> set[tuple]:
-    """(model, dataset, operating_point, utt_id) committed in ``out/parts``; reads, never writes."""
-    from .results import ENTRY_KEYS, _op_key, read_parquet
-    parts = Path(out) / "parts"
-    keys: set[tuple] = set()
-    if not parts.is_dir():
-        return keys
-    for p in sorted(parts.glob("utt-*.parquet")):
-        df = read_parquet(p, columns=ENTRY_KEYS + ["utt_id"])
-        for row in df.itertuples(index=False):
-            keys.add((row.model, row.dataset, _op_key(row.operating_point), row.utt_id))
-    return keys
-
-
-def format_plan(entries: list[PlannedEntry], show_done: bool = False) -> str:
-    """The entries as a text table with a total line."""
-    header = ["#", "model", "dataset", "op", "utterances"] + (["done"] if show_done else [])
-    rows = []
-    for i, e in enumerate(entries, 1):
-        op = "-" if e.operating_point is None else f"{e.operating_point:g}"
-        rows.append([str(i), e.model, e.dataset, op, str(e.n_utterances)]
-                    + ([str(e.n_done)] if show_done else []))
-    widths = [max([len(h)] + [len(r[j]) for r in rows]) for j, h in enumerate(header)]
-    right = {0, 4, 5}
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if j in right else c.ljust(w)
-                         for j, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    lines = [line(header)] + [line(r) for r in rows]
-    total = sum(e.n_utterances for e in entries)
-    n_models = len(dict.fromkeys(e.model for e in entries))
-    n_datasets = len(dict.fromkeys(e.dataset for e in entries))
-    summary = (f"{len(entries)} entries ({n_models} models x {n_datasets} datasets x operating points), "
-               f"{total} utterance evaluations")
-    if show_done:
-        done = sum(e.n_done for e in entries)
-        summary += f", {done} already committed, {total - done} to run"
-    lines += ["", summary]
-    return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Dataset validation beyond the layout: durations, formats and the audio sanity statistics.
+"""Dataset validation beyond the layout: durations, formats and the audio sanity statistics
+(``dsnbench validate``). It lives with the run because it scores data with a metric.
 
 The layout readers already check folders, ids, sample rates, channels, sample formats and
 lengths. This module reads the audio and adds two statistics that catch a broken generation:
@@ -22,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .manifest import DatasetError, Manifest, load_utterance
+from ..data.manifest import DatasetError, Manifest, load_utterance
+from ..metrics.functional import si_snr
 
 SISNR_TOLERANCE_DB = 1.0
 CONSISTENCY_MIN_DB = 30.0
@@ -38,11 +40,6 @@ class AudioStats:
     n_checked: int = 0
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-def _si_snr(reference: np.ndarray, estimate: np.ndarray) -> float:
-    from ..metrics.functional import si_snr
-    return si_snr(reference, estimate)
 
 
 def audio_stats(manifest: Manifest, limit: int | None = None) -> AudioStats:
@@ -61,7 +58,7 @@ def audio_stats(manifest: Manifest, limit: int | None = None) -> AudioStats:
         stats.n_checked += 1
         for path, src in zip(utt.sources, sources):
             try:
-                values.append(_si_snr(src, mix))
+                values.append(si_snr(src, mix))
             except ValueError as exc:
                 stats.problems.append(f"{path}: input SI-SNR undefined ({exc})")
         if additive:
