@@ -133,9 +133,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(json_safe(res), indent=2) + "\n")
         return 0
-    from ..metrics import METRICS
-    base = res["metric"][:-1] if res["metric"].endswith("i") and res["metric"][:-1] in METRICS else res["metric"]
-    unit = METRICS.get(base).unit if base in METRICS else ""
+    from ..metrics import column_info
+    info = column_info(res["metric"])
+    unit = info.spec.unit if info is not None else ""
     f = lambda v: "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"  # noqa: E731
     p = lambda v: "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3g}"  # noqa: E731
     lines = [

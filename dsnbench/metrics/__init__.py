@@ -17,7 +17,3 @@ __all__ = ["COSTS", "METRICS", "ColumnInfo", "MetricSpec", "Pairs", "column_info
 
 def spec(name: str) -> MetricSpec:
     return METRICS.get(name)
-
-
-#: the cost columns by name (older spelling of :data:`COSTS`)
-COST_SPECS = {name: COSTS.get(name) for name in COSTS.names()}

@@ -153,6 +153,21 @@ class ColumnInfo:
             return f"{self.spec.label} of the mixture"
         return self.spec.label
 
+    def label_with_unit(self, unit: str | None = None) -> str:
+        """``"SI-SNRi (dB)"``: the label and the unit (``unit`` overrides the spec's), the unit
+        left out when there is none (``""`` or ``"1"``) or the label already says it."""
+        unit = self.spec.unit if unit is None else unit
+        return self.label if unit in ("", "1", "none") or unit == self.label else f"{self.label} ({unit})"
+
+    @property
+    def header(self) -> str:
+        """The column's header in result tables (the unit only where the spec prints it)."""
+        return self.label_with_unit() if self.spec.header_unit else self.label
+
+    @property
+    def decimals(self) -> int:
+        return self.spec.decimals
+
 
 def column_info(column: str) -> ColumnInfo | None:
     """What a result column is (``si_snri`` -> SI-SNR's improvement), or None if no registered
