@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from adapter_fixture_models import TinyMaskNet
+from tests.models.adapter_fixture_models import TinyMaskNet
 from dsnbench.cli import main
 from dsnbench.complexity import build_mac_table, count_macs
 from dsnbench.run.loading import load_model
@@ -28,7 +28,7 @@ def user_weights(tmp_path_factory):
 
 def test_user_class_loads_weights_as_data_and_counts(user_weights, tmp_path):
     model, path = user_weights
-    sep = load_model(f"class:adapter_fixture_models:TinyMaskNet@{path}")
+    sep = load_model(f"class:tests.models.adapter_fixture_models:TinyMaskNet@{path}")
     x = torch.randn(1600)
     with torch.no_grad():
         assert torch.allclose(sep.separate(x).estimates, model(x[None])[0])
@@ -40,7 +40,7 @@ def test_user_class_loads_weights_as_data_and_counts(user_weights, tmp_path):
     from safetensors.torch import save_file
     st = tmp_path / "tiny.safetensors"
     save_file(model.state_dict(), str(st))
-    sep2 = load_model(f"class:adapter_fixture_models:TinyMaskNet@{st}")
+    sep2 = load_model(f"class:tests.models.adapter_fixture_models:TinyMaskNet@{st}")
     assert torch.equal(sep2.separate(x).estimates, sep.separate(x).estimates)
 
 
@@ -48,13 +48,13 @@ def test_user_class_errors_are_one_line(user_weights, tmp_path):
     _, path = user_weights
     from dsnbench.errors import UserError
     with pytest.raises(UserError, match="no weights given"):
-        load_model("class:adapter_fixture_models:TinyMaskNet")
+        load_model("class:tests.models.adapter_fixture_models:TinyMaskNet")
     with pytest.raises(UserError, match="has no 'Nope'"):
-        load_model(f"class:adapter_fixture_models:Nope@{path}")
+        load_model(f"class:tests.models.adapter_fixture_models:Nope@{path}")
     with pytest.raises(UserError, match="shape of encoder.weight"):
         from dsnbench.models.adapters.user_class import UserClassSeparator
         try:
-            UserClassSeparator(f"adapter_fixture_models:TinyMaskNet@{path}", init={"channels": 4})
+            UserClassSeparator(f"tests.models.adapter_fixture_models:TinyMaskNet@{path}", init={"channels": 4})
         except ValueError as exc:
             raise UserError(str(exc))
 
@@ -65,7 +65,7 @@ def test_user_class_errors_are_one_line(user_weights, tmp_path):
     with open(evil, "wb") as fh:
         pickle.dump({"encoder.weight": Payload()}, fh)
     with pytest.raises(UserError, match="refused or unreadable as weights-only"):
-        load_model(f"class:adapter_fixture_models:TinyMaskNet@{evil}")
+        load_model(f"class:tests.models.adapter_fixture_models:TinyMaskNet@{evil}")
 
 
 def test_torchscript_needs_explicit_trust(user_weights, tmp_path, monkeypatch):
@@ -122,7 +122,7 @@ def _run(tmp_path, model: str, root) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
 
 
 def test_asteroid_adapter_through_dsnbench_run(tmp_path, tiny_dataset):
-    from test_adapters_asteroid import CONV_ARGS, _conf, _conv_layout
+    from tests.models.test_asteroid_adapter import CONV_ARGS, _conf, _conv_layout
     path = tmp_path / "ctn.pth"
     torch.save(_conf("ConvTasNet", CONV_ARGS, _conv_layout()), path)
     summary, utts, segs = _run(tmp_path, f"asteroid:{path}", tiny_dataset)
@@ -138,6 +138,6 @@ def test_asteroid_adapter_through_dsnbench_run(tmp_path, tiny_dataset):
 
 def test_user_class_adapter_through_dsnbench_run(tmp_path, tiny_dataset, user_weights):
     _, path = user_weights
-    summary, utts, _ = _run(tmp_path, f"class:adapter_fixture_models:TinyMaskNet@{path}", tiny_dataset)
+    summary, utts, _ = _run(tmp_path, f"class:tests.models.adapter_fixture_models:TinyMaskNet@{path}", tiny_dataset)
     assert (utts["macs"] > 0).all() and (utts["error"] == "").all()
     assert summary["entries"][0]["gmacs_per_s"]["mean"] > 0

@@ -18,7 +18,7 @@ from dsnbench.metrics.functional import (MetricError, default_grid, pesq, sdr, s
 from dsnbench.metrics.intelligibility import stoi, stoi_estoi
 from dsnbench.metrics.suite import MetricSuite, UtteranceMetrics
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 REF = DATA / "reference-values"
 needs_data = pytest.mark.skipif(not REF.is_dir(), reason=f"{REF} not present")
 

@@ -12,7 +12,7 @@ from dsnbench.errors import UserError
 from dsnbench.run.plan import format_plan, plan_entries
 from dsnbench.run.sweep import expand_document, expand_range
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_range_is_inclusive_rounded_and_typed():

@@ -12,7 +12,7 @@ from dsnbench.complexity import count_macs
 
 @pytest.fixture(scope="module")
 def asteroid_file(tmp_path_factory):
-    from test_adapters_asteroid import CONV_ARGS, _conf, _conv_layout
+    from tests.models.test_asteroid_adapter import CONV_ARGS, _conf, _conv_layout
     path = tmp_path_factory.mktemp("ast") / "ctn.pth"
     torch.save(_conf("ConvTasNet", CONV_ARGS, _conv_layout()), path)
     return path

@@ -15,7 +15,7 @@ from dsnbench.metrics.functional import sdr, si_snr
 from dsnbench.metrics.intelligibility import stoi_estoi
 from dsnbench.metrics.suite import MetricSuite
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 FAST = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                        HealthCheck.too_slow])
 

@@ -1,4 +1,4 @@
-"""A tiny user model importable by path (``tests.adapter_fixture_models:TinyMaskNet``) for the
+"""A tiny user model importable by path (``tests.models.adapter_fixture_models:TinyMaskNet``) for the
 class and TorchScript adapter tests."""
 from __future__ import annotations
 
