@@ -5,7 +5,6 @@ Everything runs on a tiny generated data root in the layout the trainer reads
 """
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import numpy as np

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from dsnbench.models.checkpoint import load_checkpoint
 from dsnbench.train import data as tdata

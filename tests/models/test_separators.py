@@ -180,24 +180,3 @@ def test_registry_picks_up_every_bundled_checkpoint(tmp_path):
         reg.get("broken")()
     with pytest.raises(ValueError, match="runs at width 0.5"):
         reg.get("slim-0.5")(width=1.0)
-
-
-def test_checkpoint_end_to_end_through_dsnbench_run(tmp_path, wsj0_root):
-    """A DSN checkpoint file given to the run loop: traces, widths and MACs land in the tables."""
-    pytest.importorskip("dsnbench.complexity.table")
-    from dsnbench.run.config import build_config
-    from dsnbench.run.local_engine import run_experiment
-    from dsnbench.results import read_run
-    path = save_checkpoint(tmp_path / "dsn-test.safetensors", spread_gate(net()), "dsn", PROV,
-                           operating_points=[0.0, 100.0])
-    doc = {"models": [str(path)], "datasets": [{"name": "wsj0-2mix", "root": str(wsj0_root)}],
-           "metrics": ["si_snr"], "workers": 1, "limit": 2}
-    run_experiment(build_config(doc), tmp_path / "run", progress=False)
-    run = read_run(tmp_path / "run")
-    assert sorted(run.utterances["operating_point"].unique()) == [0.0, 100.0]
-    assert run.utterances["error"].fillna("").eq("").all()
-    narrow = run.segments[run.segments["operating_point"] == 100.0]
-    assert (narrow["width"] == 0.25).all()
-    assert (run.utterances["macs"] > 0).all()
-    by_op = run.utterances.groupby("operating_point")["macs"].mean()
-    assert by_op[100.0] < by_op[0.0] or (run.segments[run.segments["operating_point"] == 0.0]["width"] == 0.25).all()

@@ -17,7 +17,7 @@ import pytest
 
 from dsnbench.run.config import build_config
 from dsnbench.run.dask_engine import SINGLE_THREAD_ENV, run_experiment_dask
-from dsnbench.run.engines import EngineOptions, engine_options
+from dsnbench.run.engines import EngineOptions
 from dsnbench.errors import UserError
 from dsnbench.run.local_engine import run_experiment
 from dsnbench.results import read_run
@@ -173,25 +173,6 @@ def test_a_restarted_driver_resumes_and_ends_with_the_same_tables(cluster, sweep
     report = json.loads((out / "engine.json").read_text())
     assert report["utterances"] == 28 - sum(len(pd.read_parquet(p)) for p in committed)
     _same_tables(read_run(out), reference)
-
-
-def test_engine_options_from_file_and_cli():
-    import argparse
-    ns = lambda **kw: argparse.Namespace(**{**dict(engine=None, scheduler=None, batch_size=None, workers=None), **kw})
-    doc = {"engine": "dask", "batch_size": 4, "workers": 3, "models": ["m"]}
-    assert engine_options(doc, ns()) == EngineOptions("dask", None, 3, 4)
-    assert doc == {"workers": 3, "models": ["m"]}  # engine keys never reach the config (or its hash)
-    assert engine_options({}, ns()).name == "local"  # the default for a plain run
-    assert engine_options({}, ns(scheduler="tcp://h:8786")) == EngineOptions("dask", "tcp://h:8786", None, None)
-    assert engine_options({"engine": "dask"}, ns(engine="local")).name == "local"  # the CLI wins
-    with pytest.raises(UserError, match="--scheduler needs the dask engine"):
-        engine_options({}, ns(engine="local", scheduler="tcp://h:8786"))
-    with pytest.raises(UserError, match="engine must be one of local, dask"):
-        engine_options({"engine": "spark"}, ns())
-    with pytest.raises(UserError, match="batch_size must be a positive integer"):
-        engine_options({"batch_size": 0}, ns())
-    with pytest.raises(UserError, match="batch_size must be a positive integer"):
-        engine_options({"batch_size": 4}, ns(batch_size=0))  # --batch-size 0 is not "unset"
 
 
 def test_unreachable_scheduler_is_a_one_line_error(sweep_cfg, tmp_path, monkeypatch):

@@ -6,7 +6,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 
 import pandas as pd
@@ -116,3 +115,11 @@ def test_same_run_twice_gives_identical_tables(wsj0_root, tmp_path):
     run_experiment(cfg, tmp_path / "a", progress=False)
     run_experiment(cfg, tmp_path / "b", progress=False)
     _assert_same_run(tmp_path / "a", tmp_path / "b")
+
+
+def test_same_out_with_other_config_is_refused(wsj0_root, tmp_path):
+    doc = {"models": ["oracle-mixture"], "datasets": [{"name": "wsj0-2mix", "root": str(wsj0_root)}],
+           "metrics": ["si_snr"], "workers": 1}
+    run_experiment(build_config(doc), tmp_path / "run", progress=False)
+    with pytest.raises(UserError, match="another configuration"):
+        run_experiment(build_config({**doc, "limit": 1}), tmp_path / "run", progress=False)

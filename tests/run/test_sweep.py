@@ -2,14 +2,12 @@
 its hand-written equivalent, errors, and ``dsnbench run --dry-run``."""
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from dsnbench.run.config import build_config
 from dsnbench.errors import UserError
-from dsnbench.run.plan import format_plan, plan_entries
 from dsnbench.run.sweep import expand_document, expand_range
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,46 +102,6 @@ def test_malformed_sweeps_are_one_line_errors_naming_the_item(doc, needle):
     with pytest.raises(UserError, match=needle) as info:
         expand_document(doc, where="exp.yaml")
     assert "\n" not in str(info.value) and str(info.value).startswith("exp.yaml")
-
-
-def test_plan_lists_entries_in_run_order_with_counts(wsj0_root, wham_root):
-    cfg = build_config({
-        "models": ["oracle-mixture", {"name": "oracle-irm", "label": "irm-{w}", "window_ms": "{w}", "sweep": {"w": [16, 32]}}],
-        "datasets": [{"name": "wsj0-2mix", "root": str(wsj0_root)},
-                     {"name": "wham", "root": str(wham_root), "sweep": {"task": ["sep_clean", "sep_noisy"]}}],
-        "limit": 2,
-    })
-    entries = plan_entries(cfg)
-    keys = [(e.model, e.dataset, e.n_utterances) for e in entries]
-    assert keys == [(m, d, 2) for m in ("oracle-mixture", "irm-16", "irm-32")
-                    for d in ("wsj0-2mix", "wham:sep_clean", "wham:sep_noisy")]
-    text = format_plan(entries)
-    assert "9 entries (3 models x 3 datasets x operating points), 18 utterance evaluations" in text
-
-
-def test_cli_dry_run_lists_entries_and_runs_nothing(dsnbench_exe, wsj0_root, tmp_path):
-    exp = tmp_path / "sweep.yaml"
-    exp.write_text(
-        "models:\n"
-        "  - oracle-mixture\n"
-        "  - {name: oracle-irm, window_ms: '{w}', label: 'irm-{w}ms', sweep: {w: {range: [16, 48, 16]}}}\n"
-        f"datasets:\n  - {{name: wsj0-2mix, root: '{wsj0_root}'}}\n")
-    out = tmp_path / "run"
-    res = subprocess.run([*dsnbench_exe, "run", str(exp), "--dry-run", "--out", str(out)],
-                         capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
-    lines = res.stdout.splitlines()
-    assert lines[0].split() == ["#", "model", "dataset", "op", "utterances"]
-    rows = [ln.split() for ln in lines[1:5]]
-    assert rows == [["1", "oracle-mixture", "wsj0-2mix", "-", "4"], ["2", "irm-16ms", "wsj0-2mix", "-", "4"],
-                    ["3", "irm-32ms", "wsj0-2mix", "-", "4"], ["4", "irm-48ms", "wsj0-2mix", "-", "4"]]
-    assert "4 entries" in res.stdout and "16 utterance evaluations" in res.stdout
-    assert not out.exists()  # nothing written, nothing evaluated
-    # a bad sweep is one line, exit 2
-    exp.write_text("models: [{name: 'm-{x}', sweep: {y: [1]}}]\ndatasets: [mini-2mix]\n")
-    res = subprocess.run([*dsnbench_exe, "run", str(exp), "--dry-run"], capture_output=True, text=True, timeout=300)
-    assert res.returncode == 2 and "unknown sweep variable {x}" in res.stderr
-    assert "Traceback" not in res.stderr
 
 
 def test_bundled_sweep_files_expand(tmp_path, monkeypatch):
