@@ -30,11 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="registry name, checkpoint path or adapter:path (repeatable)")
     p.add_argument("--dataset", action="append", default=None, metavar="NAME",
                    help="registered dataset name (repeatable; see 'dsnbench ls datasets')")
-    p.add_argument("--root", help="dataset root (the folder the published layout starts at)")
-    p.add_argument("--sample-rate", type=int, choices=(8000, 16000), default=None)
-    p.add_argument("--mode", choices=("min", "max"), default=None)
-    p.add_argument("--split", choices=("tt", "cv", "tr"), default=None)
-    p.add_argument("--task", default=None, help="WHAM!-style task: sep_noisy, sep_clean, enh_single, enh_both")
+    from ..data import add_dataset_arguments
+    add_dataset_arguments(p, dataset_flag=None)  # --root, --sample-rate, --mode, --split, --task
     p.add_argument("--operating-point", action="append", type=float, default=None, metavar="BETA",
                    help="gate operating point(s) for dynamic models (repeatable)")
     p.add_argument("--metrics", default=None, help="comma-separated subset (default: all; see 'dsnbench ls metrics')")
@@ -67,6 +64,7 @@ def default_experiment_path() -> Path:
 
 def build_document(args: argparse.Namespace) -> tuple[dict, str]:
     """The experiment document from the file (if any) and the CLI options; and its name."""
+    from ..data import DATASET_OPTIONS, dataset_options
     from ..documents import load_document
     from ..errors import UserError
 
@@ -78,13 +76,13 @@ def build_document(args: argparse.Namespace) -> tuple[dict, str]:
         doc, name = load_document(default_experiment_path()), "default"
     if args.model:
         doc["models"] = [{"name": m} for m in args.model]
-    ds_opts = {k: v for k, v in (("root", args.root), ("sample_rate", args.sample_rate), ("mode", args.mode),
-                                 ("split", args.split), ("task", args.task)) if v is not None}
+    ds_opts = dataset_options(args)
     if args.dataset:
         doc["datasets"] = [dict(name=d, **ds_opts) for d in args.dataset]
     elif ds_opts:
         if not doc.get("datasets"):
-            raise UserError("--root/--sample-rate/--mode/--split/--task need --dataset")
+            flags = "/".join(f"--{o.replace('_', '-')}" for o in DATASET_OPTIONS)
+            raise UserError(f"{flags} need --dataset")
         doc["datasets"] = [dict({"name": d} if isinstance(d, str) else d, **ds_opts) for d in doc["datasets"]]
     if args.operating_point:
         models = doc.get("models") or []

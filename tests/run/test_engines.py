@@ -24,3 +24,18 @@ def test_engine_options_from_file_and_cli():
         engine_options({"batch_size": 0}, ns())
     with pytest.raises(UserError, match="batch_size must be a positive integer"):
         engine_options({"batch_size": 4}, ns(batch_size=0))  # --batch-size 0 is not "unset"
+
+
+def test_engines_are_registered_and_dispatched_by_name(tmp_path, monkeypatch):
+    from dsnbench.run import engines
+    assert engines.ENGINES.in_order() == ["local", "dask"]
+    with pytest.raises(UserError, match="engine must be one of local, dask"):
+        engine_options({"engine": "spark"})
+    calls = []
+    engines.ENGINES.register("recording", lambda cfg, out, options, **kw: calls.append((cfg, out, options, kw)) or {})
+    try:
+        assert engine_options({"engine": "recording"}).name == "recording"
+        engines.run_experiment_with("cfg", tmp_path, EngineOptions("recording"), progress=False)
+    finally:
+        engines.ENGINES.unregister("recording")
+    assert calls == [("cfg", tmp_path, EngineOptions("recording"), {"progress": False})]

@@ -23,3 +23,14 @@ def test_metric_worker_path_never_imports_torch(tmp_path) -> None:
                          cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
+def test_worker_preload_names_every_metrics_compute_module_and_libraries():
+    from dsnbench.metrics import METRICS
+    from dsnbench.run.jobs import worker_preload
+    preload = worker_preload()
+    assert preload[0] == "dsnbench.run.jobs" and len(preload) == len(set(preload))
+    for name in METRICS.in_order():
+        spec = METRICS.get(name)
+        assert spec.compute.__module__ in preload and set(spec.libraries) <= set(preload)
+    assert {"pesq", "pystoi", "scipy.linalg"} <= set(preload)

@@ -1,9 +1,11 @@
-"""Bad inputs end to end (issue 11): each is a one-line error naming the file before any work,
-or a counted NaN with its reason for one metric on one utterance; the run never loses rows."""
+"""The evaluation of one utterance (dsnbench/run/unit.py): separate, price, score, rows, and
+its failure policy end to end (issue 11): a bad estimate, a too-short utterance or a model that
+fails on one utterance is a counted NaN or an error row with its reason; no row is lost."""
 from __future__ import annotations
 
-
 import numpy as np
+import pandas as pd
+import pytest
 import soundfile as sf
 import torch
 
@@ -104,3 +106,50 @@ def test_model_that_fails_on_one_utterance_gets_an_error_row(wsj0_root, tmp_path
     assert e["n_utterances"]["failed"]["si_snri"] == 2
     bad = run.utterances[run.utterances["error"] != ""]
     assert bad["si_snri"].isna().all() and bad["macs"].isna().all()  # NaN, never 0
+
+
+# -- the evaluator itself, without an engine ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def wsj0_manifest(wsj0_root):
+    from dsnbench.data import load_dataset
+    return load_dataset("wsj0-2mix", root=wsj0_root)
+
+
+def _evaluator(sep, metrics=("si_snr",)):
+    from dsnbench.results import EntryKey
+    from dsnbench.run.unit import UtteranceEvaluator
+    return UtteranceEvaluator(sep, EntryKey.of("oracle-mixture", "wsj0-2mix", None), 8000, metrics, None)
+
+
+def test_evaluate_is_separate_then_score_then_rows(wsj0_manifest):
+    from dsnbench.run.jobs import compute_metrics
+    utt = wsj0_manifest.utterances[0]
+    ev = _evaluator(OracleMixture())
+    row, segs, result = ev.evaluate(utt)
+    assert row["si_snri"] == 0.0 and row["macs"] == 0.0 and row["error"] == ""  # the mixture oracle
+    assert row["model"] == "oracle-mixture" and row["dataset"] == "wsj0-2mix" and row["operating_point"] is None
+    assert len(segs) == ev.separate(utt).grid.n_segments == len(result.categories)
+    assert all(np.isnan(s["width"]) for s in segs)  # no trace: the fixed grid, widths unknown
+    # the steps one by one (what the local engine does around its pool) give the same rows
+    done = ev.separate(utt)
+    row2, segs2 = ev.rows(done, compute_metrics(done.job))
+    assert pd.DataFrame([row2]).equals(pd.DataFrame([row])) and pd.DataFrame(segs2).equals(pd.DataFrame(segs))
+    # input metrics handed in through the lookup are used, not computed again
+    seen = []
+    ev.separate(utt, lambda uid, fp: seen.append((uid, fp)))
+    assert seen and seen[0][0] == utt.utt_id and len(seen[0][1]) == 24
+
+
+def test_unreadable_audio_and_a_metric_crash_are_error_rows(wsj0_manifest, tmp_path):
+    import dataclasses
+    utt = wsj0_manifest.utterances[0]
+    ev = _evaluator(OracleMixture())
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF")
+    row, segs, result = ev.evaluate(dataclasses.replace(utt, mixture=bad))
+    assert row["error"].startswith("data: ") and segs == [] and result is None and row["permutation"] == ""
+    done = ev.separate(utt)
+    row, segs = ev.rows(done, None, "metrics: RuntimeError: boom")
+    assert row["error"] == "metrics: RuntimeError: boom" and all(np.isnan(s["seg_si_snr"]) for s in segs)
+    assert all(s["category"] is None for s in segs)
