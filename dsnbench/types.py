@@ -153,7 +153,7 @@ class ModuleComplexity:
     width: float = 1.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Part:
     """One priced part of a :class:`PartsComplexity`.
 

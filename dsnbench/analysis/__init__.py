@@ -15,7 +15,7 @@ does not load matplotlib.
 """
 from __future__ import annotations
 
-from typing import Any
+from ..registry import lazy_attributes
 
 _EXPORTS = {
     "entries_frame": "collect", "family_of": "collect", "load_runs": "collect", "metrics_meta": "collect",
@@ -29,9 +29,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dsnbench.analysis' has no attribute {name!r}")
-    import importlib
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

@@ -19,7 +19,7 @@ package stays light (metric worker processes import :mod:`.jobs` through it).
 """
 from __future__ import annotations
 
-from typing import Any
+from ..registry import lazy_attributes
 
 _EXPORTS = {
     "RunConfig": "config", "ModelSpec": "config", "DatasetSpec": "config", "build_config": "config",
@@ -32,9 +32,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dsnbench.run' has no attribute {name!r}")
-    import importlib
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

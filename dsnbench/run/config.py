@@ -110,13 +110,18 @@ def _freeze(v: Any) -> Any:
     return v
 
 
-def _model_spec(item: Any, where: str) -> ModelSpec:
+def _named_item(item: Any, kind: str, where: str) -> tuple[str, dict]:
+    """(name, the other fields) of a list item that is a name or a mapping with 'name'."""
     if isinstance(item, str):
-        return ModelSpec(name=item)
+        return item, {}
     if not isinstance(item, dict) or "name" not in item:
-        raise UserError(f"{where}: a model is a name or a mapping with 'name', got {item!r}")
+        raise UserError(f"{where}: a {kind} is a name or a mapping with 'name', got {item!r}")
     item = dict(item)
-    name = str(item.pop("name"))
+    return str(item.pop("name")), item
+
+
+def _model_spec(item: Any, where: str) -> ModelSpec:
+    name, item = _named_item(item, "model", where)
     ops = item.pop("operating_points", None)
     if ops is not None:
         if not isinstance(ops, (list, tuple)):
@@ -130,12 +135,7 @@ _DATASET_FIELDS = {"root", "sample_rate", "mode", "split", "task", "label"}
 
 
 def _dataset_spec(item: Any, where: str) -> DatasetSpec:
-    if isinstance(item, str):
-        return DatasetSpec(name=item)
-    if not isinstance(item, dict) or "name" not in item:
-        raise UserError(f"{where}: a dataset is a name or a mapping with 'name', got {item!r}")
-    item = dict(item)
-    name = str(item.pop("name"))
+    name, item = _named_item(item, "dataset", where)
     known = {k: item.pop(k) for k in list(item) if k in _DATASET_FIELDS}
     if "sample_rate" in known:
         known["sample_rate"] = int(known["sample_rate"])
