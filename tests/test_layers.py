@@ -9,7 +9,8 @@ functions too (a lazy import is still a dependency). The rule:
 - above them and independent of each other: ``run`` and ``train``;
 - readers of the results schema: ``analysis``, ``compare``, ``history`` (they may import each
   other);
-- top: ``cli``, ``commands``.
+- top: ``cli``, ``commands``, and the shims ``config`` and ``evaluate`` (old module paths that
+  re-export the run package's names for callers outside issue 19's reach).
 
 A module may import a module of a lower layer, or of its own group; never one of a higher layer
 (an arrow that points up), never one of another group of its own layer where the layer's groups
@@ -27,18 +28,24 @@ PACKAGE = Path(__file__).resolve().parent.parent / "dsnbench"
 
 #: layer of each group (a group: a top-level module or subpackage of dsnbench)
 LAYERS: dict[str, int] = {
-    "dsnbench": 0, "types": 0, "errors": 0, "registry": 0, "results": 0, "documents": 0, "config": 0,
-    "testing": 0,
+    "dsnbench": 0, "types": 0, "errors": 0, "registry": 0, "results": 0, "documents": 0, "testing": 0,
     "metrics": 1, "data": 1, "models": 1, "complexity": 1,
     "run": 2, "train": 2,
     "analysis": 3, "compare": 3, "history": 3,
     "cli": 4, "commands": 4, "__main__": 4,
+    # backwards-compatible shims of the old top-level run modules: they import from run, so they
+    # sit above it; only callers that have not moved yet import them
+    "config": 4, "evaluate": 4,
 }
 #: layers whose groups must not import each other
 INDEPENDENT = {1, 2}
-#: arrows the rule forbids that are known and waiting for a change outside this package's
-#: owners' reach: (importing module, imported module) -> why. Empty: none is pending.
-PENDING: dict[tuple[str, str], str] = {}
+#: arrows the rule forbids that are known and waiting for a change outside issue 19's reach:
+#: (importing module, imported module) -> why
+PENDING: dict[tuple[str, str], str] = {
+    ("dsnbench.train.config", "dsnbench.config"):
+        "pending: dsnbench/train/config.py (being changed for issue 24) imports load_document from the "
+        "old dsnbench.config shim; it should import dsnbench.documents, and the shim then goes",
+}
 
 
 def module_name(path: Path, package: Path) -> str:
