@@ -1,4 +1,4 @@
-"""MAC counting: hand-computed formulas per layer, strictness, and the table equal to full traces."""
+"""The MAC table (dsnbench/complexity/table.py): exact fits, and the table equal to full traces."""
 from __future__ import annotations
 
 import math

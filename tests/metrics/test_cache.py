@@ -1,4 +1,4 @@
-"""Input-metric cache, bootstrap summaries, paired comparison and ``dsnbench stats``."""
+"""The input-metric cache (dsnbench/metrics/cache.py)."""
 from __future__ import annotations
 
 import json

@@ -1,5 +1,5 @@
-"""Metric values against peer reference values, mir_eval, pesq and pystoi; argument order;
-the failure policy; segmental SI-SNR; the suite's columns and settings."""
+"""Metric functions (dsnbench/metrics/functional.py) against peer reference values, mir_eval,
+pesq and pystoi; argument order; errors; segmental SI-SNR and the default grid."""
 from __future__ import annotations
 
 import glob

@@ -1,4 +1,5 @@
-"""The static / slim / dsn separators, load_separator and the bundled-checkpoint registry."""
+"""The static / slim / dsn separators (dsnbench/models/separators.py), load_separator and the
+bundled-checkpoint registry (dsnbench/models/catalog.py, bundled.py)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""The Dask engine (dsnbench/distributed.py) on a 2-worker LocalCluster on loopback: the same
+"""The Dask engine (dsnbench/run/dask_engine.py) on a 2-worker LocalCluster on loopback: the same
 tables as the single-process path, a worker killed mid-run, a driver restarted mid-run.
 
 One cluster serves every test of the module (start-up costs seconds). The sweep: the two

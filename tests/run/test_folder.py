@@ -1,4 +1,5 @@
-"""Faults during a run: kill -9 at random points, a full disk, determinism (issue 11)."""
+"""The run folder (dsnbench/run/folder.py) through faults: kill -9 at random points then resume,
+a full disk, an unwritable or foreign folder, determinism (issue 11)."""
 from __future__ import annotations
 
 import errno

@@ -1,4 +1,5 @@
-"""The walking skeleton end to end: CLI, run loop, results schema v1, layouts, resume."""
+"""The local engine end to end (dsnbench/run/local_engine.py): CLI, run loop, results schema v1,
+layouts, resume, a checkpoint through ``dsnbench run``."""
 from __future__ import annotations
 
 from dsnbench.models.checkpoint import save_checkpoint

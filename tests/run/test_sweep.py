@@ -1,5 +1,5 @@
-"""Sweep expansion (dsnbench/sweep.py): ranges, sweep products, globs, the hash of a sweep and of
-its hand-written equivalent, errors, and ``dsnbench run --dry-run``."""
+"""Sweep expansion (dsnbench/run/sweep.py): ranges, sweep products, globs, the hash of a sweep
+and of its hand-written equivalent, errors, and the bundled sweep files."""
 from __future__ import annotations
 
 from pathlib import Path
