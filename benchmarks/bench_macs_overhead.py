@@ -69,14 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
 
-    import dsnbench.evaluate as evaluate
+    import dsnbench.run.unit as unit
     from dsnbench.cli import main as cli
     from dsnbench.complexity import build_mac_table, table as table_mod
-    from dsnbench.loading import load_model
+    from dsnbench.run.loading import load_model
 
     work = Path(tempfile.mkdtemp(prefix="bench_macs_"))
     model = _mini_dsn_checkpoint(work)
-    shipped_pricer = evaluate._pricer
+    shipped_pricer = unit.make_pricer
 
     def no_accounting(separator, sample_rate):
         return lambda trace, n: (np.full(trace.n_segments, np.nan), math.nan)
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def one_run(kind: str, i: int) -> tuple[float, float, float]:
         out = work / f"{kind}-{i}"
-        evaluate._pricer = timed_pricer if kind == "with" else no_accounting
+        unit.make_pricer = timed_pricer if kind == "with" else no_accounting
         table_mod._PART_COST_MEMO.clear()
         accounting_cpu[0] = 0.0
         cpu0 = time.process_time()
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                        + (["--metrics", args.metrics] if args.metrics else []))
         took = time.perf_counter() - start
         cpu = time.process_time() - cpu0
-        evaluate._pricer = shipped_pricer
+        unit.make_pricer = shipped_pricer
         if code != 0:
             raise SystemExit(f"dsnbench run failed with exit code {code}")
         shutil.rmtree(out, ignore_errors=True)

@@ -19,9 +19,9 @@ output order of the sources swapped on every other utterance so that PIT has wor
     aligned estimates, and all of them again on the mixture.
 (b) dsnbench with default settings (all metrics) on ``--workers`` worker processes, starting
     with an empty input-metric cache, the way the run loop does it: each utterance is a
-    :class:`dsnbench.metrics.jobs.MetricJob` handed to
-    :func:`dsnbench.metrics.jobs.compute_metrics` in the run loop's pool
-    (:func:`dsnbench.evaluate._executor`: workers forked from a forkserver that has preloaded
+    :class:`dsnbench.run.jobs.MetricJob` handed to
+    :func:`dsnbench.run.jobs.compute_metrics` in the run loop's pool
+    (:func:`dsnbench.run.pool.make_executor`: workers forked from a forkserver that has preloaded
     the metric code, one BLAS thread each, no torch; while that pool starts, the first jobs
     are computed in the main process), models one after another, input metrics taken from
     :class:`dsnbench.metrics.cache.InputCache` once the first model has computed them. The time
@@ -192,7 +192,8 @@ def _pool_cpu(executor: object) -> dict[str, float | None]:
 
 def dsnbench_way(utts: list[dict], models: list[list[np.ndarray]], sample_rate: int, workers: int,
                  cache_dir: Path) -> tuple[list[list[dict]], dict]:
-    from dsnbench.evaluate import MetricJob, _executor, compute_metrics
+    from dsnbench.run.jobs import MetricJob, compute_metrics
+    from dsnbench.run.pool import make_executor
     from dsnbench.metrics.cache import InputCache, audio_fingerprint
     from dsnbench.metrics.functional import default_grid
     from dsnbench.metrics.suite import MetricSuite
@@ -201,7 +202,7 @@ def dsnbench_way(utts: list[dict], models: list[list[np.ndarray]], sample_rate: 
     suite = MetricSuite(None, sample_rate)  # default settings: every metric
     cache = InputCache("bench-" + str(len(utts)), suite.settings(), directory=cache_dir)
     length, hop = default_grid(sample_rate)
-    executor = _executor(workers)
+    executor = make_executor(workers)
     window = max(2, 2 * workers)
     out: list[list[dict]] = []
     try:

@@ -4,7 +4,7 @@ Target: 2 workers take at most 0.6x the wall time of 1 worker. Runs
 ``experiments/sweeps/mini-sweep.yaml`` (5 models, among them the bundled static network, x the
 bundled ``mini-2mix``, 40 utterances: 200 utterance evaluations) on a fresh LocalCluster of each size, each run with an empty
 input-metric cache of its own (so neither run finds the other's values), times each call of
-:func:`dsnbench.distributed.run_experiment_dask` (cluster start-up included: what a user
+:func:`dsnbench.run.dask_engine.run_experiment_dask` (cluster start-up included: what a user
 waits for), checks that both runs wrote identical tables, and prints both times, the ratio
 and the machine's load average before and after (other processes on a shared machine make
 the ratio pessimistic; the CPU seconds the units got per busy second show how much of a core
@@ -36,8 +36,9 @@ def load_average() -> str:
 
 
 def run_once(n_workers: int, limit: int | None, batch_size: int | None, work: Path) -> tuple[float, Path, dict]:
-    from dsnbench.config import build_config, load_document
-    from dsnbench.distributed import EngineOptions, engine_options, run_experiment_dask
+    from dsnbench.run.config import build_config, load_document
+    from dsnbench.run.dask_engine import run_experiment_dask
+    from dsnbench.run.engines import EngineOptions, engine_options
 
     doc = load_document(SWEEP)
     engine_options(doc)  # the file's engine keys; this benchmark sets its own

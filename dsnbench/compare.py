@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .errors import UserError
-from .results import json_safe
+from .results import EntryKey, json_safe, op_key
 
 #: fields of a ``metrics_meta`` record that describe how to judge, not how the value was measured
 _JUDGING_FIELDS = {"unit", "higher_is_better", "tolerance", "description", "help", "has_input"}
@@ -220,15 +220,12 @@ def _read_raw(p: Path) -> dict | None:
 # ---------------------------------------------------------------------- metadata
 def registry_meta(name: str) -> MetricMeta | None:
     """Metadata of ``name`` from the metric registry; an improvement ``<m>i`` inherits ``<m>``'s."""
-    from .metrics import COST_SPECS, METRICS
-    if name in COST_SPECS:
-        s = COST_SPECS[name]
-        return MetricMeta(s.unit, s.higher_is_better, float(s.tolerance), "registry")
-    for candidate in (name, name[:-1] if name.endswith("i") else None):
-        if candidate and candidate in METRICS:
-            s = METRICS.get(candidate)
-            return MetricMeta(s.unit, s.higher_is_better, float(s.tolerance), "registry")
-    return None
+    from .metrics import column_info
+    info = column_info(name)
+    if info is None:
+        return None
+    s = info.spec
+    return MetricMeta(s.unit, s.higher_is_better, float(s.tolerance), "registry")
 
 
 def _meta_from_summary(summary: Mapping, name: str, source: str) -> MetricMeta | None:
@@ -492,14 +489,14 @@ def _values(entry: Mapping) -> dict[str, Any]:
     return out
 
 
-def _entries(summary: Mapping, label: str) -> dict[tuple, Mapping]:
-    out: dict[tuple, Mapping] = {}
+def _entries(summary: Mapping, label: str) -> dict[EntryKey, Mapping]:
+    out: dict[EntryKey, Mapping] = {}
     entries = summary.get("entries")
     if not isinstance(entries, list):
         raise UserError(f"{label}: summary has no 'entries' list")
     for e in entries:
         try:
-            key = (str(e["model"]), str(e["dataset"]), _op(e.get("operating_point")))
+            key = EntryKey(str(e["model"]), str(e["dataset"]), _op(e.get("operating_point")))
         except (KeyError, TypeError):
             raise UserError(f"{label}: an entry lacks model or dataset: {json.dumps(e)[:120]}") from None
         if key in out:
@@ -519,13 +516,10 @@ def _run_info(summary: Mapping, label: str) -> dict:
 
 
 def _op(v: Any) -> float | None:
-    if v is None:
-        return None
     try:
-        f = float(v)
-    except (TypeError, ValueError):
+        return op_key(v)
+    except ValueError:
         raise UserError(f"operating_point {v!r} is not a number or null") from None
-    return None if math.isnan(f) else round(f, 12)
 
 
 def _num(v: Any) -> float:

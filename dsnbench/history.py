@@ -2,10 +2,12 @@
 
 ``results/history.csv`` is the project's convention (:data:`DEFAULT_HISTORY`). CSV rather than
 JSON lines: a diff of the committed file shows one line per model and dataset, and pandas,
-spreadsheets and ``git log -p`` all read it. Columns (:data:`COLUMNS`): the run (run_id,
+spreadsheets and ``git log -p`` all read it. Columns (:func:`columns`): the run (run_id,
 git_commit, created), the entry (model, dataset, operating_point), n_evaluated, and the mean of
-each main metric (:data:`HISTORY_METRICS`). A metric the run did not measure is an empty cell; a
-mean that was NaN is ``nan``. Rows are deterministic functions of ``summary.json``: the date is
+each tracked metric (:func:`tracked_metrics`: every registered metric's headline column and
+the cost, as the metric registry says). A metric the run did not measure is an empty cell; a
+mean that was NaN is ``nan``. A file written before a metric was registered keeps its columns
+and gains the new one (empty in its older rows) at the next append. Rows are deterministic functions of ``summary.json``: the date is
 the run's ``created``, not the time of appending, and a run already in the file (same run_id)
 is not added again.
 """
@@ -18,14 +20,26 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import UserError
+from .metrics import COSTS, column_info, headline_columns
 
 DEFAULT_HISTORY = Path("results") / "history.csv"
 
-#: the main metrics tracked over time (entry metrics, then the cost)
-HISTORY_METRICS = ["si_snri", "sdri", "pesq", "stoi", "gmacs_per_s"]
+#: the columns of a history row before its metrics
+RUN_COLUMNS = ["run_id", "git_commit", "created", "model", "dataset", "operating_point", "n_evaluated"]
 
-COLUMNS = ["run_id", "git_commit", "created", "model", "dataset", "operating_point", "n_evaluated",
-           *HISTORY_METRICS]
+
+def tracked_metrics() -> list[str]:
+    """The metrics tracked over time: each registered metric's headline column, then the costs."""
+    return headline_columns() + [c for name in COSTS.in_order() if (c := COSTS.get(name).headline_column())]
+
+
+def columns() -> list[str]:
+    return RUN_COLUMNS + tracked_metrics()
+
+
+#: the tracked metrics and the columns of a new history file, with the shipped metrics
+HISTORY_METRICS = tracked_metrics()
+COLUMNS = columns()
 
 
 def rows_from_summary(summary: Mapping) -> list[dict[str, str]]:
@@ -45,12 +59,13 @@ def rows_from_summary(summary: Mapping) -> list[dict[str, str]]:
             "operating_point": _cell(e.get("operating_point"), missing=""),
             "n_evaluated": _cell((e.get("n_utterances") or {}).get("evaluated"), missing=""),
         }
-        for name in HISTORY_METRICS:
-            present = e.get(name) is not None if name == "gmacs_per_s" else name in metrics
+        for name in tracked_metrics():
+            is_cost = column_info(name).kind == "cost"  # costs sit beside the entry's metrics
+            present = e.get(name) is not None if is_cost else name in metrics
             if not present:
                 row[name] = ""  # not measured in this run
                 continue
-            rec = e.get(name) if name == "gmacs_per_s" else metrics.get(name)
+            rec = e.get(name) if is_cost else metrics.get(name)
             row[name] = _cell(rec.get("mean") if isinstance(rec, Mapping) else rec, missing="nan")
         rows.append(row)
     rows.sort(key=lambda r: (r["model"], r["dataset"], r["operating_point"] != "",
@@ -76,9 +91,14 @@ def _cell(v: Any, missing: str) -> str:
 
 def read_history(path: str | Path) -> list[dict[str, str]]:
     """Rows of a history file (as strings); a missing file is an empty history."""
+    return _read(path)[1]
+
+
+def _read(path: str | Path) -> tuple[list[str], list[dict[str, str]]]:
+    """(header, rows) of a history file; a missing file has the current :func:`columns`."""
     p = Path(path)
     if not p.exists():
-        return []
+        return columns(), []
     try:
         with p.open(newline="") as f:
             reader = csv.DictReader(f)
@@ -86,9 +106,9 @@ def read_history(path: str | Path) -> list[dict[str, str]]:
             rows = list(reader)
     except (OSError, csv.Error, UnicodeDecodeError) as exc:
         raise UserError(f"{p}: cannot read the history ({exc})") from None
-    if header and header != COLUMNS:
-        raise UserError(f"{p}: unexpected columns {header}; expected {COLUMNS}")
-    return rows
+    if header and header[:len(RUN_COLUMNS)] != RUN_COLUMNS:
+        raise UserError(f"{p}: unexpected columns {header}; expected {columns()}")
+    return header or columns(), rows
 
 
 def add_run(run: str | Path, history: str | Path = DEFAULT_HISTORY) -> tuple[int, bool]:
@@ -104,11 +124,12 @@ def add_run(run: str | Path, history: str | Path = DEFAULT_HISTORY) -> tuple[int
     if not new_rows:
         raise UserError(f"{run}: the run has no entries; nothing to add to the history")
     history = Path(history)
-    old = read_history(history)
+    header, old = _read(history)
     if any(r["run_id"] == new_rows[0]["run_id"] for r in old):
         return 0, True
+    header = header + [c for c in columns() if c not in header]
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n", restval="")
     writer.writeheader()
     writer.writerows(old)
     writer.writerows(new_rows)
@@ -127,16 +148,16 @@ def plot_history(history_path: str | Path, out_dir: str | Path, metrics: list[st
     import pandas as pd
 
     from .analysis.style import OKABE_ITO, save_figure, style
-    from .metrics import COST_SPECS
 
-    rows = read_history(history_path)
+    header, rows = _read(history_path)
     if not rows:
         raise UserError(f"{history_path}: the history is empty or missing; add runs with `dsnbench history add RUN`")
-    df = pd.DataFrame(rows)
-    metrics = metrics or HISTORY_METRICS
+    df = pd.DataFrame(rows, columns=header)
+    tracked = header[len(RUN_COLUMNS):]
+    metrics = metrics or tracked
     for m in metrics:
-        if m not in COLUMNS:
-            raise UserError(f"history has no metric {m!r} (it tracks {', '.join(HISTORY_METRICS)})")
+        if m not in tracked:
+            raise UserError(f"history has no metric {m!r} (it tracks {', '.join(tracked)})")
         df[m] = pd.to_numeric(df[m], errors="coerce")
     metrics = [m for m in metrics if df[m].notna().any()]
     if not metrics:
@@ -168,7 +189,8 @@ def plot_history(history_path: str | Path, out_dir: str | Path, metrics: list[st
                     g = sub[sub["line"] == name].sort_values("x")
                     if g[m].notna().any():
                         ax.plot(g["x"], g[m], ms=4, label=name, **look[name])
-                unit = COST_SPECS[m].unit if m in COST_SPECS else _unit(m)
+                info = column_info(m)
+                unit = info.spec.unit if info is not None else ""
                 ax.set_ylabel(f"{m} ({unit})" if unit else m)
                 if i == 0:
                     ax.set_title(ds)
@@ -189,7 +211,9 @@ def plot_history(history_path: str | Path, out_dir: str | Path, metrics: list[st
     return paths
 
 
-def _unit(metric: str) -> str:
-    from .compare import registry_meta
-    meta = registry_meta(metric)
-    return meta.unit if meta else ""
+def draw_history(args: Any) -> list[Path]:
+    """``dsnbench plot history`` (a plot kind of :mod:`dsnbench.analysis.kinds`)."""
+    from .analysis.kinds import formats
+    history = args.history if args.history is not None else DEFAULT_HISTORY
+    out = args.out if args.out is not None else Path(history).parent
+    return plot_history(history, out, args.metric, formats(args))

@@ -76,6 +76,27 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._entries)
 
+    def in_order(self) -> list[str]:
+        """Names in the order they were registered (metric columns keep this order)."""
+        return list(self._entries)
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (tests that register a temporary entry clean up with this)."""
+        self.entry(name)  # did-you-mean on a typo
+        del self._entries[name]
+
+
+def lazy_attributes(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for ``package`` that imports ``package.<module>`` on first use
+    of a name ``exports`` maps to that module (a package's public names, without the import
+    cost of every module behind them)."""
+    def getattr_(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{package}.{module}"), name)
+    return getattr_
+
 
 def call(registry: Registry, name: str, **kwargs: Any) -> Any:
     """Look ``name`` up and call it with ``kwargs`` (factories)."""

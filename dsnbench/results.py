@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import pandas as pd
 
@@ -22,16 +23,78 @@ SCHEMA_VERSION = 1
 #: the key of one row's entry; operating_point is NaN for models without one
 ENTRY_KEYS = ["model", "dataset", "operating_point"]
 
-UTTERANCE_COLUMNS = [
-    "model", "dataset", "operating_point", "utt_id", "duration_s",
-    "si_snr", "si_snr_input", "si_snri", "sdr", "sdr_input", "sdri",
-    "pesq", "pesq_input", "pesqi", "stoi", "stoi_input", "stoii", "estoi", "estoi_input", "estoii",
-    "macs", "gmacs_per_s", "mean_width", "permutation", "error",
-]
+#: utterances.parquet: these columns, then every metric's columns (registration order, from
+#: the metric registry: :func:`utterance_columns`), then the cost and bookkeeping columns
+UTTERANCE_HEAD = ["model", "dataset", "operating_point", "utt_id", "duration_s"]
+UTTERANCE_TAIL = ["macs", "gmacs_per_s", "mean_width", "permutation", "error"]
 SEGMENT_COLUMNS = [
     "model", "dataset", "operating_point", "utt_id", "segment", "start_s", "end_s", "width",
     "macs", "category", "noise_active", "seg_si_snr",
 ]
+#: decimals an operating point is compared to: 0.1 * 3 and 0.3 are one operating point
+OP_DECIMALS = 12
+
+
+def utterance_columns(metric_columns: Sequence[str]) -> list[str]:
+    """The leading columns of utterances.parquet for these metric columns (design section 7)."""
+    return UTTERANCE_HEAD + list(metric_columns) + UTTERANCE_TAIL
+
+
+def op_key(value: Any) -> float | None:
+    """The one normal form of an operating point: None for none (None or NaN), else the float
+    rounded to :data:`OP_DECIMALS` places. Every comparison of operating points goes through it."""
+    if value is None:
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"operating point {value!r} is not a number or null") from None
+    return None if math.isnan(f) else round(f, OP_DECIMALS)
+
+
+class EntryKey(NamedTuple):
+    """One entry of a run: (model, dataset, operating point), the operating point in
+    :func:`op_key` form."""
+
+    model: str
+    dataset: str
+    operating_point: float | None
+
+    @classmethod
+    def of(cls, model: Any, dataset: Any, operating_point: Any) -> "EntryKey":
+        return cls(str(model), str(dataset), op_key(operating_point))
+
+    def utterance(self, utt_id: str) -> tuple:
+        """The key of one utterance of this entry, as :func:`committed_keys` holds them."""
+        return (*self, utt_id)
+
+    def rows(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The rows of a results table that belong to this entry."""
+        if not len(df):
+            return df
+        ops = op_keys(df["operating_point"])
+        same_op = ops.isna() if self.operating_point is None else ops == self.operating_point
+        return df[(df["model"] == self.model) & (df["dataset"] == self.dataset) & same_op]
+
+
+def op_keys(operating_points: pd.Series) -> pd.Series:
+    """:func:`op_key` of a column of operating points (NaN where there is none)."""
+    ops = operating_points.astype("float64")
+    return ops.map({v: op_key(v) for v in pd.unique(ops.dropna())})
+
+
+def committed_keys(run_dir: str | Path) -> set[tuple]:
+    """(model, dataset, operating point, utt_id) of every utterance committed in a run folder's
+    ``parts/`` (the done-set a resumed run skips); reads, never writes."""
+    parts = Path(run_dir) / "parts"
+    keys: set[tuple] = set()
+    if not parts.is_dir():
+        return keys
+    for p in sorted(parts.glob("utt-*.parquet")):
+        df = read_parquet(p, columns=ENTRY_KEYS + ["utt_id"])
+        for row in df.itertuples(index=False):
+            keys.add(EntryKey.of(row.model, row.dataset, row.operating_point).utterance(row.utt_id))
+    return keys
 
 
 class ResultsError(ValueError):
@@ -70,7 +133,6 @@ def atomic_write_json(obj: Any, path: Path) -> None:
 
 def json_safe(obj: Any) -> Any:
     """A JSON-like structure with NaN and infinities replaced by None (strict JSON has neither)."""
-    import math
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
@@ -97,10 +159,14 @@ class PartStore:
     """The ``parts/`` folder of a run in progress: chunks of utterance and segment rows.
 
     A chunk is committed by renaming its utterance file into place last; a segment file whose
-    utterance file is missing is an unfinished chunk and is removed on open.
+    utterance file is missing is an unfinished chunk and is removed on open. ``columns`` are the
+    utterance table's leading columns (:func:`utterance_columns`; default: the head and tail
+    columns only, the metric columns then follow the head in the rows' order).
     """
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, columns: Sequence[str] | None = None) -> None:
+        self.columns = list(columns) if columns is not None else None
+        self.run_dir = Path(run_dir)
         self.dir = Path(run_dir) / "parts"
         self.dir.mkdir(parents=True, exist_ok=True)
         for seg in self.dir.glob("seg-*.parquet"):
@@ -115,12 +181,13 @@ class PartStore:
 
     def done_keys(self) -> set[tuple]:
         """(model, dataset, operating_point, utt_id) of every committed utterance row."""
-        keys = set()
-        for p in self.utterance_files():
-            df = read_parquet(p, columns=ENTRY_KEYS + ["utt_id"])
-            for row in df.itertuples(index=False):
-                keys.add((row.model, row.dataset, _op_key(row.operating_point), row.utt_id))
-        return keys
+        return committed_keys(self.run_dir)
+
+    def _utterance_columns(self, rows: list[dict]) -> list[str]:
+        if self.columns is not None:
+            return self.columns
+        seen = [c for r in rows for c in r if c not in UTTERANCE_HEAD and c not in UTTERANCE_TAIL]
+        return utterance_columns(list(dict.fromkeys(seen)))
 
     def commit(self, utt_rows: list[dict], seg_rows: list[dict]) -> None:
         if not utt_rows:
@@ -128,22 +195,14 @@ class PartStore:
         idx = self._next
         self._next += 1
         atomic_write_parquet(frame(seg_rows, SEGMENT_COLUMNS), self.dir / f"seg-{idx:06d}.parquet")
-        atomic_write_parquet(frame(utt_rows, UTTERANCE_COLUMNS), self.dir / f"utt-{idx:06d}.parquet")
+        atomic_write_parquet(frame(utt_rows, self._utterance_columns(utt_rows)), self.dir / f"utt-{idx:06d}.parquet")
 
     def read(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         utt = [read_parquet(p) for p in self.utterance_files()]
         seg = [read_parquet(p.with_name(p.name.replace("utt-", "seg-", 1))) for p in self.utterance_files()]
-        u = pd.concat(utt, ignore_index=True) if utt else frame([], UTTERANCE_COLUMNS)
+        u = pd.concat(utt, ignore_index=True) if utt else frame([], self._utterance_columns([]))
         s = pd.concat([x for x in seg if len(x)], ignore_index=True) if any(len(x) for x in seg) else frame([], SEGMENT_COLUMNS)
         return u, s
-
-
-def _op_key(v: Any) -> Any:
-    try:
-        import math
-        return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
-    except TypeError:
-        return v
 
 
 def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:

@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 from dsnbench.commands.run import default_experiment_path
-from dsnbench.config import build_config, load_document
+from dsnbench.run.config import build_config, load_document
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,20 +9,24 @@ Typical use (the notebooks do exactly this)::
     fig = an.plot_pareto(entries, dataset="mini-2mix")
     an.save_figure(fig, "figures", "pareto-mini-2mix")
 
-Everything here reads the results schema (design section 7) and nothing else.
+Everything here reads the results schema (design section 7) and nothing else. The names below
+are imported on first use, so ``import dsnbench.analysis.kinds`` (the CLI's list of plot kinds)
+does not load matplotlib.
 """
 from __future__ import annotations
 
-from .collect import entries_frame, family_of, load_runs, metrics_meta
-from .figures import gate_figures, overlap_noise_figure, pareto_figures
-from .pareto import CurveGap, curve_gap, front, gap_table, pareto_mask
-from .plots import plot_gate_timeline, plot_overlap_noise, plot_pareto, plot_seg_snr_by_width, plot_width_share
-from .style import save_figure
-from .tables import latex_table, markdown_table
+from ..registry import lazy_attributes
 
-__all__ = [
-    "CurveGap", "curve_gap", "entries_frame", "family_of", "front", "gap_table", "gate_figures", "latex_table",
-    "load_runs", "markdown_table", "metrics_meta", "overlap_noise_figure", "pareto_figures", "pareto_mask",
-    "plot_gate_timeline", "plot_overlap_noise", "plot_pareto", "plot_seg_snr_by_width", "plot_width_share",
-    "save_figure",
-]
+_EXPORTS = {
+    "entries_frame": "collect", "family_of": "collect", "load_runs": "collect", "metrics_meta": "collect",
+    "gate_figures": "figures", "overlap_noise_figure": "figures", "pareto_figures": "figures",
+    "CurveGap": "pareto", "curve_gap": "pareto", "front": "pareto", "gap_table": "pareto", "pareto_mask": "pareto",
+    "plot_gate_timeline": "plots", "plot_overlap_noise": "plots", "plot_pareto": "plots",
+    "plot_seg_snr_by_width": "plots", "plot_width_share": "plots",
+    "save_figure": "style", "latex_table": "tables", "markdown_table": "tables",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

@@ -34,13 +34,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
+from ..metrics import column_info, headline_columns
 from ..results import ResultsError, RunTables, read_run
 
 _LAMBDA_RE = re.compile(r"(?:^|[-_])(?:l|lam|lambda)([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)(?=$|[-_])", re.I)
 _WIDTH_RE = re.compile(r"[-_]w?([0-9]*\.?[0-9]+)$")
 
-#: the quality metrics a table or plot may name, in the order tables print them
-TABLE_METRICS = ["si_snri", "sdri", "pesq", "stoi"]
+#: the quality metrics tables print by default, in order (each registered metric's headline column)
+TABLE_METRICS = headline_columns()
 
 
 def load_runs(paths: Iterable[str | Path]) -> list[RunTables]:
@@ -241,29 +242,24 @@ def metrics_meta(runs: Sequence[RunTables]) -> dict[str, dict]:
 
 
 def higher_is_better(metric: str, meta: dict[str, dict]) -> bool:
+    """The direction of a column: the run's ``metrics_meta``, else the metric registry (raw
+    ``macs`` is a cost)."""
     if metric in meta and "higher_is_better" in meta[metric]:
         return bool(meta[metric]["higher_is_better"])
-    return metric not in ("gmacs", "gmacs_per_s", "macs")
-
-
-#: display names and units for axes and table headers
-METRIC_LABELS = {
-    "si_snri": ("SI-SNRi", "dB"), "si_snr": ("SI-SNR", "dB"),
-    "sdri": ("SDRi", "dB"), "sdr": ("SDR", "dB"),
-    "pesq": ("PESQ", "MOS-LQO"), "pesqi": ("PESQ improvement", "MOS-LQO"),
-    "stoi": ("STOI", ""), "stoii": ("STOI improvement", ""),
-    "estoi": ("ESTOI", ""), "estoii": ("ESTOI improvement", ""),
-    "gmacs": ("GMAC/s", "GMAC per second of audio"),
-}
+    info = column_info(metric)
+    return info.spec.higher_is_better if info is not None else metric != "macs"
 
 
 def metric_label(metric: str, meta: dict[str, dict] | None = None, with_unit: bool = True) -> str:
-    name, unit = METRIC_LABELS.get(metric, (metric, ""))
-    if meta and metric in meta and meta[metric].get("unit") is not None:
-        unit = str(meta[metric]["unit"])
-    if unit in ("", "1", "none", None):
-        return name
-    return f"{name} ({unit})" if with_unit else name
+    """An axis label: the registered label, with the unit (the run's ``metrics_meta`` unit
+    first, else the registered one)."""
+    info = column_info(metric)
+    unit = meta[metric].get("unit") if meta and metric in meta else None
+    if info is None:
+        return metric if not with_unit or unit in (None, "", "1", "none") else f"{metric} ({unit})"
+    if not with_unit:
+        return info.label
+    return info.label_with_unit(None if unit is None else str(unit))
 
 
 def require_metric(df: pd.DataFrame, metric: str) -> None:

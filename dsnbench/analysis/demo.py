@@ -11,8 +11,8 @@ What is simulated and what is computed:
   sets, low-passed noise active over a chosen fraction of the mixture. Written in the published
   WSJ0-2mix (clean) and WHAM! (noisy) layouts under ``<run>/data/``, so waveform figures can read
   them back through the normal dataset readers.
-- Segment labels: which source is active in each segment (segment power at least 1/30 of the
-  source's mean active power, i.e. -15 dB), giving silence / one / overlap; noise active likewise.
+- Segment labels: the run's own (:func:`dsnbench.data.activity.label_segments`): silence / one /
+  overlap from the references, noise active from the noise.
 - Separators (simulated): an estimate is the source plus leakage of the other source and noise,
   scaled per segment so the segment's quality follows a width-dependent level (wider is better,
   individually trained static networks a little better than the slimmable supernet at the same
@@ -20,10 +20,13 @@ What is simulated and what is computed:
   difficulty, lowered by lambda and by the operating point beta.
 - Costs (simulated): a fixed part plus a part linear in width per segment, and a small gate
   cost for the DSN.
-- Metrics (computed, with the real libraries): SI-SNR with utterance-level PIT (dsnbench's own
-  function), PESQ (``pesq``, narrow-band at 8 kHz) and STOI (``pystoi``) on the main dataset,
-  segmental SI-SNR, and bootstrap 95 % intervals of every mean. SDR is not computed (too slow
-  for a demo); its columns are NaN and its metric is absent from the summary.
+- Metrics (computed): every utterance is scored by the run's own metric job
+  (:func:`dsnbench.run.jobs.compute_metrics`: the registered metrics with utterance-level PIT,
+  segment labels, segmental SI-SNR), SI-SNR everywhere and PESQ, STOI and ESTOI on the main
+  dataset; the rows are made by the run's :func:`dsnbench.run.unit.utterance_rows`, written by
+  the results writer and summarised by the run's summary builder (bootstrap 95 % intervals,
+  ``metrics_meta`` from the metric registry). SDR is not computed (too slow for a demo); its
+  columns are NaN and its metric is absent from the summary.
 """
 from __future__ import annotations
 
@@ -36,9 +39,15 @@ from typing import Sequence
 import numpy as np
 import soundfile as sf
 
-from ..metrics.functional import best_permutation, si_snr, si_snr_matrix
-from ..results import SCHEMA_VERSION, SEGMENT_COLUMNS, UTTERANCE_COLUMNS, frame, write_tables
+from ..data.activity import label_segments
+from ..metrics.suite import make_suite
+from ..results import SEGMENT_COLUMNS, EntryKey, frame, json_safe, write_tables
+from ..run.folder import table_columns
+from ..run.jobs import MetricJob, compute_metrics
+from ..run.summary import entry_summary, summary_document, versions
+from ..run.unit import Separated, utterance_rows
 from ..testing import speechlike
+from ..types import SegmentTrace, n_segments_for
 
 WIDTHS = (0.25, 0.5, 0.75, 1.0)
 SEGMENT_LENGTH = 2000  # samples at 8 kHz: K = 250 frames x stride 8 (design section 3)
@@ -57,26 +66,6 @@ def _quality(width: float, family: str, category: str, noise: bool) -> float:
     steep = {"silence": 1.0, "one": 4.0, "overlap": 10.0}.get(category, 6.0) + (3.0 if noise else 0.0)
     bonus = 0.8 * (1.0 - width) if family == "static" else 0.0
     return top - steep * (1.0 - width) ** 1.3 + bonus
-
-
-def _segments(n: int) -> list[tuple[int, int]]:
-    if n <= SEGMENT_LENGTH:
-        return [(0, n)]
-    k = 1 + int(math.ceil((n - SEGMENT_LENGTH) / SEGMENT_HOP))
-    return [(s * SEGMENT_HOP, min(s * SEGMENT_HOP + SEGMENT_LENGTH, n)) for s in range(k)]
-
-
-def _active(x: np.ndarray, segs: list[tuple[int, int]]) -> np.ndarray:
-    ref = float(np.mean(x[np.abs(x) > 1e-6] ** 2)) if np.any(np.abs(x) > 1e-6) else 0.0
-    return np.array([ref > 0 and float(np.mean(x[a:b] ** 2)) >= ref / 30.0 for a, b in segs])
-
-
-def _labels(sources: np.ndarray, noise: np.ndarray | None, segs: list[tuple[int, int]]) -> tuple[list[str], list]:
-    act = np.stack([_active(s, segs) for s in sources]).sum(axis=0)
-    cats = ["silence" if a == 0 else ("one" if a == 1 else "overlap") for a in act]
-    if noise is None:
-        return cats, [None] * len(segs)
-    return cats, [bool(v) for v in _active(noise, segs)]
 
 
 def _make_utterance(rng: np.random.Generator, sr: int, seconds: float, overlap: float,
@@ -150,16 +139,6 @@ def _estimate(sources: np.ndarray, qualities: np.ndarray, segs: list[tuple[int, 
     return out
 
 
-def _bootstrap(values: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict:
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return {"mean": None, "ci95": [None, None]}
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
-    return {"mean": float(v.mean()), "ci95": [float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))]}
-
-
 def _models(lambdas: Sequence[float], betas: Sequence[float]) -> list[dict]:
     ms = [{"model": f"static-{w:g}", "family": "static", "width": w, "op": None} for w in WIDTHS]
     ms += [{"model": f"slim-{w:g}", "family": "slim", "width": w, "op": None} for w in WIDTHS]
@@ -190,7 +169,7 @@ def write_demo_run(out_dir: str | Path, n_utterances: int = 4, seconds: float = 
         sets += [("demo-2mix-ov50", "wsj0-2mix", 0.5, None), ("demo-2mix-ov25", "wsj0-2mix", 0.25, None),
                  ("demo-wham-na100", "wham", 1.0, 1.0), ("demo-wham-na50", "wham", 1.0, 0.5)]
     models = _models(lambdas, betas)
-    utt_rows, seg_rows, entries, datasets = [], [], [], {}
+    utt_rows, seg_rows, datasets, settings, measured = [], [], {}, {}, {}
     for ds_index, (ds, layout, overlap, noise_activity) in enumerate(sets):
         rng = np.random.default_rng([seed, ds_index])
         utts = [_make_utterance(rng, sr, seconds, overlap, noise_activity) for _ in range(n_utterances)]
@@ -203,114 +182,65 @@ def write_demo_run(out_dir: str | Path, n_utterances: int = 4, seconds: float = 
         if layout == "wham":
             info.update(task="sep_noisy", noise_activity=noise_activity)
         datasets[ds] = info
-        do_perceptual = perceptual and ds_index == 0
+        # SI-SNR everywhere; the perceptual metrics (the slowest part) on the main set only
+        names = ("si_snr", "pesq", "stoi", "estoi") if perceptual and ds_index == 0 else ("si_snr",)
+        measured[ds] = names
+        settings[ds] = make_suite(names, sr, None).settings()
         for uid in ids:
             mix, srcs, noise = _read_back(root, layout, uid, sr)
-            segs = _segments(mix.size)
-            cats, noise_on = _labels(srcs, noise, segs)
+            n_seg = n_segments_for(mix.size, SEGMENT_LENGTH, SEGMENT_HOP)
+            cats, noise_on = label_segments(srcs, noise, SEGMENT_LENGTH, SEGMENT_HOP, n_seg, sr)
             u_rng = np.random.default_rng([seed, ds_index, int(hashlib.md5(uid.encode()).hexdigest()[:8], 16)])
-            inputs = {"si_snr_input": float(np.mean([si_snr(s, mix) for s in srcs]))}
-            if do_perceptual:
-                inputs.update(_perceptual(srcs, np.stack([mix] * len(srcs)), sr, "_input"))
+            inputs = None  # the mixture's metrics: computed with the first model, then reused
             for m in models:
                 m_rng = np.random.default_rng([seed, ds_index, int(hashlib.md5((uid + m["model"] + str(m["op"])).encode()).hexdigest()[:8], 16)])
                 if m["family"] == "dsn":
                     widths = _choose_widths(cats, noise_on, m["lambda"], m["op"], m_rng)
                     quality_family = "slim"
                 else:
-                    widths = np.full(len(segs), m["width"])
+                    widths = np.full(n_seg, m["width"])
                     quality_family = m["family"]
                 q = np.array([_quality(w, quality_family, c, bool(nz)) for w, c, nz in zip(widths, cats, noise_on)])
                 q = q + u_rng.normal(0, 0.6)  # utterance difficulty, shared by all models
+                segs = [(s * SEGMENT_HOP, min(s * SEGMENT_HOP + SEGMENT_LENGTH, mix.size)) for s in range(n_seg)]
                 est = _estimate(srcs, q, segs, m_rng)
-                perm = best_permutation(si_snr_matrix(srcs, est))
-                est = est[list(perm)]
-                sisnr = float(np.mean([si_snr(s, e) for s, e in zip(srcs, est)]))
-                hop_s = SEGMENT_HOP / sr
-                seg_macs = [(_FIXED_GMACS_PER_S + _WIDTH_GMACS_PER_S * w + (_GATE_GMACS_PER_S if m["family"] == "dsn" else 0.0)) * hop_s * 1e9
-                            for w in widths]
-                macs = int(round(sum(seg_macs)))
+                gate = _GATE_GMACS_PER_S if m["family"] == "dsn" else 0.0
+                seg_macs = np.array([round((_FIXED_GMACS_PER_S + _WIDTH_GMACS_PER_S * w + gate) * SEGMENT_HOP / sr * 1e9)
+                                     for w in widths], dtype=np.float64)
+                macs = int(round(float(seg_macs.sum())))
                 dur = mix.size / sr
-                row = {"model": m["model"], "dataset": ds, "operating_point": m["op"], "utt_id": uid, "duration_s": dur,
-                       "si_snr": sisnr, "si_snri": sisnr - inputs["si_snr_input"], "macs": macs,
-                       "gmacs_per_s": macs / dur / 1e9, "mean_width": float(np.mean(widths)),
-                       "permutation": json.dumps(list(perm)), "error": "", **inputs}
-                if do_perceptual:
-                    row.update(_perceptual(srcs, est, sr, ""))
-                    for k in ("pesq", "stoi", "estoi"):
-                        row[f"{k}i"] = row[k] - row[f"{k}_input"]
-                utt_rows.append(row)
-                for s_idx, ((a, b), w, c, nz, mc) in enumerate(zip(segs, widths, cats, noise_on, seg_macs)):
-                    vals = [si_snr(src[a:b], e[a:b]) for src, e in zip(srcs, est) if np.any(np.abs(src[a:b]) > 1e-4)]
-                    sq = float(np.mean(vals)) if vals else math.nan  # every source silent: undefined
-                    seg_rows.append({"model": m["model"], "dataset": ds, "operating_point": m["op"], "utt_id": uid,
-                                     "segment": s_idx, "start_s": a / sr, "end_s": b / sr, "width": float(w),
-                                     "macs": int(round(mc)), "category": c, "noise_active": nz, "seg_si_snr": sq})
-    utt = frame(utt_rows, UTTERANCE_COLUMNS)
+                trace = SegmentTrace(SEGMENT_LENGTH, SEGMENT_HOP, np.searchsorted(WIDTHS, widths), WIDTHS)
+                job = MetricJob(uid, est, srcs, mix, noise, SEGMENT_LENGTH, SEGMENT_HOP, n_seg, names, sr, None,
+                                inputs=inputs)
+                result = compute_metrics(job)
+                inputs = result.inputs
+                row = {"model": m["model"], "dataset": ds, "operating_point": m["op"], "utt_id": uid,
+                       "duration_s": dur, "macs": macs, "gmacs_per_s": macs / dur / 1e9,
+                       "mean_width": float(np.mean(widths)), "error": ""}
+                utt_row, segments = utterance_rows(Separated(row, job, trace, True, seg_macs, mix.size), result, sr)
+                utt_rows.append(utt_row)
+                seg_rows += segments
+    utt = frame(utt_rows, table_columns())
     seg = frame(seg_rows, SEGMENT_COLUMNS)
+    entries = []
     for m in models:
+        info = {k: v for k, v in m.items() if k not in ("model", "op")}
+        params = {"static": int(1.0e6 + 3.0e6 * m.get("width", 1.0)), "slim": 4_000_000, "dsn": 4_020_000}[m["family"]]
         for ds in datasets:
-            g = utt[(utt["model"] == m["model"]) & (utt["dataset"] == ds)]
-            if m["op"] is not None:
-                g = g[np.isclose(g["operating_point"], m["op"])]
-            sg = seg[(seg["model"] == m["model"]) & (seg["dataset"] == ds)]
-            if m["op"] is not None:
-                sg = sg[np.isclose(sg["operating_point"], m["op"])]
-            metrics = {k: _bootstrap(g[k].to_numpy(float)) for k in ("si_snri", "si_snr", "pesq", "pesqi", "stoi", "stoii", "estoi")
-                       if g[k].notna().any()}
-            share = sg["width"].value_counts(normalize=True).sort_index()
-            params = {"static": int(1.0e6 + 3.0e6 * m.get("width", 1.0)), "slim": 4_000_000, "dsn": 4_020_000}[m["family"]]
-            entries.append({"model": m["model"], "dataset": ds, "operating_point": m["op"], "family": m["family"],
-                            "n_utterances": {"total": len(g), "evaluated": len(g), "failed": {}},
-                            "metrics": metrics, "gmacs_per_s": _bootstrap(g["gmacs_per_s"].to_numpy(float)),
-                            "params": params,
-                            "width_share": {f"{w:g}": float(v) for w, v in share.items()} if m["family"] == "dsn" else None})
+            key = EntryKey.of(m["model"], ds, m["op"])
+            cols = [c for name in measured[ds] for c in (name, f"{name}_input", f"{name}i")]
+            entries.append(entry_summary(key, key.rows(utt), key.rows(seg), cols, n_total=n_utterances,
+                                         family=m["family"], model_info=info, params=params))
     config = {"demo": {"n_utterances": n_utterances, "seconds": seconds, "seed": seed, "variants": variants,
                        "lambdas": list(lambdas), "betas": list(betas), "perceptual": perceptual}}
-    from .. import __version__
-    summary = {
-        "schema_version": SCHEMA_VERSION, "run_id": "synthetic-demo", "created": "1970-01-01T00:00:00+00:00",
-        "synthetic": True,
-        "note": "Synthetic demo data from dsnbench.analysis.demo: simulated separators and costs, real metric code. Not a result.",
-        "config": config, "config_hash": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16],
-        "git_commit": "n/a", "versions": _versions(), "device": "cpu (simulated)", "datasets": datasets,
-        "metrics_meta": {
-            "si_snri": {"unit": "dB", "higher_is_better": True, "tolerance": 0.05},
-            "si_snr": {"unit": "dB", "higher_is_better": True, "tolerance": 0.05},
-            "pesq": {"unit": "MOS-LQO", "higher_is_better": True, "tolerance": 0.02, "mode": "nb"},
-            "stoi": {"unit": "", "higher_is_better": True, "tolerance": 0.002},
-            "gmacs_per_s": {"unit": "GMAC/s", "higher_is_better": False, "tolerance": 0.001},
-        },
-        "models": {m["model"]: {k: v for k, v in m.items() if k not in ("model", "op")} for m in models},
-        "entries": entries,
-    }
-    summary["versions"]["dsnbench"] = __version__
-    write_tables(out, utt, seg, summary)
-    return out
-
-
-def _perceptual(refs: np.ndarray, ests: np.ndarray, sr: int, suffix: str) -> dict:
-    from pesq import pesq
-    from pystoi import stoi
-    p, s, es = [], [], []
-    for r, e in zip(refs, ests):
-        try:
-            p.append(float(pesq(sr, r, e, "nb" if sr == 8000 else "wb")))
-        except Exception:  # pesq raises on silent or short input: NaN, as the run loop does
-            p.append(math.nan)
-        s.append(float(stoi(r, e, sr, extended=False)))
-        es.append(float(stoi(r, e, sr, extended=True)))
-    return {f"pesq{suffix}": float(np.mean(p)), f"stoi{suffix}": float(np.mean(s)), f"estoi{suffix}": float(np.mean(es))}
-
-
-def _versions() -> dict:
-    import importlib.metadata as md
-    out = {}
-    for pkg in ("numpy", "pandas", "matplotlib", "pesq", "pystoi"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
+    summary = summary_document(
+        created="1970-01-01T00:00:00+00:00", run_id="synthetic-demo", synthetic=True,
+        note="Synthetic demo data from dsnbench.analysis.demo: simulated separators and costs, real metric code. Not a result.",
+        models={m["model"]: {k: v for k, v in m.items() if k not in ("model", "op")} for m in models},
+        config=config, config_hash=hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16],
+        git_commit="n/a", versions=versions(), device="cpu (simulated)", datasets=datasets,
+        metric_names=measured[sets[0][0]], metric_settings=settings, entries=entries)
+    write_tables(out, utt, seg, json_safe(summary))
     return out
 
 

@@ -16,7 +16,8 @@ from ..errors import UserError
 from ..results import RunTables
 from . import gates as gates_mod
 from .audio import find_audio
-from .collect import entries_frame, family_of, metrics_meta, require_metric, short_name
+from .collect import entries_frame, family_of, load_runs, metrics_meta, require_metric, short_name
+from .kinds import formats
 from .plots import plot_gate_timeline, plot_overlap_noise, plot_pareto, plot_seg_snr_by_width, plot_width_share
 from .style import save_figure
 from .variants import default_lines, factors_frame, variant_table
@@ -135,3 +136,24 @@ def save_figures(figs: dict[str, plt.Figure], out_dir: str | Path, formats: tupl
         if close:
             plt.close(fig)
     return paths
+
+
+# -- the plot kinds of dsnbench plot (registered in .kinds): parsed arguments -> written paths
+
+def draw_pareto(args: Any) -> list[Path]:
+    figs = pareto_figures(load_runs(args.runs), args.metric, args.dataset, args.reference)
+    return save_figures(figs, args.out, formats(args))
+
+
+def draw_gates(args: Any) -> list[Path]:
+    figs = gate_figures(load_runs(args.runs)[0], utt_ids=args.utt, model=args.model,
+                        operating_point=args.operating_point, dataset=args.dataset, audio_root=args.audio_root)
+    return save_figures(figs, args.out, formats(args))
+
+
+def draw_overlap(args: Any) -> list[Path]:
+    figs = overlap_noise_figure(load_runs(args.runs), args.metric, args.all_entries)
+    if not figs:
+        raise UserError("no variant datasets in these runs: none records an overlap ratio or noise activity "
+                        "(build them with 'dsnbench data variant')")
+    return save_figures(figs, args.out, formats(args))

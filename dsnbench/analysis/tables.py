@@ -16,16 +16,19 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .collect import metric_label
+from ..metrics import column_info, headline_columns
 
-#: (column key, header, decimals); ``gmacs`` is GMAC per second of audio
-DEFAULT_COLUMNS: list[tuple[str, str, int]] = [
-    ("gmacs", "GMAC/s", 2),
-    ("si_snri", "SI-SNRi (dB)", 2),
-    ("sdri", "SDRi (dB)", 2),
-    ("pesq", "PESQ", 2),
-    ("stoi", "STOI", 3),
-]
+
+def column(key: str) -> tuple[str, str, int]:
+    """(column key, header, decimals) of one table column, from the metric registry
+    (``gmacs`` is GMAC per second of audio; an unknown key is its own header, 2 decimals)."""
+    info = column_info(key)
+    return (key, info.header, info.decimals) if info is not None else (key, key, 2)
+
+
+def default_columns() -> list[tuple[str, str, int]]:
+    """GMAC/s, then every registered metric's headline column (SI-SNRi, SDRi, PESQ, STOI)."""
+    return [column("gmacs")] + [column(c) for c in headline_columns()]
 
 
 def _finite(x: object) -> bool:
@@ -61,9 +64,10 @@ def format_params(p: object, decimals: int = 2) -> str:
     return f"{float(p) / 1e6:.{decimals}f}"
 
 
-def table_rows(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]] = DEFAULT_COLUMNS,
+def table_rows(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]] | None = None,
                intervals: str = "pm") -> dict[str, list[dict]]:
     """Per dataset, the formatted cells of each row plus which cells are best (``bold``)."""
+    columns = columns or default_columns()
     out: dict[str, list[dict]] = {}
     for dataset, d in entries.groupby("dataset", sort=True):
         d = d.sort_values(["order", "run"], kind="mergesort")
@@ -103,9 +107,10 @@ def _failures_note(rows_by_ds: dict[str, list[dict]]) -> list[str]:
     return notes
 
 
-def markdown_table(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]] = DEFAULT_COLUMNS,
+def markdown_table(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]] | None = None,
                    intervals: str = "pm") -> str:
     """Markdown (GitHub pipe tables), one block per dataset."""
+    columns = columns or default_columns()
     rows_by_ds = table_rows(entries, columns, intervals)
     lines = []
     head = ["Model", "Params (M)"] + [h for _, h, _ in columns]
@@ -162,9 +167,10 @@ def latex_escape(s: str) -> str:
     return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in s)
 
 
-def latex_table(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]] = DEFAULT_COLUMNS,
+def latex_table(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]] | None = None,
                 intervals: str = "pm", caption: str | None = None, label: str = "tab:dsnbench") -> str:
     """A LaTeX ``table`` with booktabs rules; datasets are row blocks. Needs ``\\usepackage{booktabs}``."""
+    columns = columns or default_columns()
     rows_by_ds = table_rows(entries, columns, intervals)
     ncol = 2 + len(columns)
     out = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "r" * (ncol - 1) + "}", r"\toprule"]
@@ -186,9 +192,10 @@ def latex_table(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]] =
     return "\n".join(out) + "\n"
 
 
-def html_table(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]] = DEFAULT_COLUMNS,
+def html_table(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]] | None = None,
                intervals: str = "pm") -> str:
     """The same table as HTML (for the report)."""
+    columns = columns or default_columns()
     rows_by_ds = table_rows(entries, columns, intervals)
     head = ["Model", "Params (M)"] + [h for _, h, _ in columns]
     parts = ['<table class="results">', "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead>", "<tbody>"]
@@ -210,11 +217,5 @@ def html_table(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]] = 
 def columns_for(metric_names: Sequence[str] | None) -> list[tuple[str, str, int]]:
     """Table columns for a chosen list of metrics (GMAC/s always first)."""
     if not metric_names:
-        return list(DEFAULT_COLUMNS)
-    known = {k: (k, h, d) for k, h, d in DEFAULT_COLUMNS}
-    cols = [known["gmacs"]]
-    for m in metric_names:
-        if m == "gmacs":
-            continue
-        cols.append(known.get(m, (m, metric_label(m), 3 if m.startswith(("stoi", "estoi")) else 2)))
-    return cols
+        return default_columns()
+    return [column("gmacs")] + [column(m) for m in metric_names if m != "gmacs"]

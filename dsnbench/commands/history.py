@@ -50,36 +50,7 @@ def run_add(args: argparse.Namespace) -> int:
     return 0
 
 
-PLOT_EPILOG = """\
-examples:
-  dsnbench plot history                                  (results/history.csv -> results/history.png, .pdf)
-  dsnbench plot history my/history.csv --out figures --metric si_snri --metric gmacs_per_s
-"""
-
-
-def add_plot_parser(kinds: argparse._SubParsersAction) -> None:
-    """``dsnbench plot history``: registered by ``dsnbench/commands/plot.py`` among its kinds."""
-    from ..history import HISTORY_METRICS
-    p = kinds.add_parser("history", help="trend of the main metrics per model over the history file",
-                         description="Draw each main metric per model and dataset over the runs of a history "
-                                     "file (dsnbench history add), in the order the runs were made.",
-                         epilog=PLOT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("history", nargs="?", type=Path, default=None, metavar="FILE",
-                   help="history file (default: results/history.csv)")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="folder for history.png and history.pdf (default: the history file's folder)")
-    p.add_argument("--metric", action="append", default=None, choices=HISTORY_METRICS,
-                   help="only this metric (repeatable; default: all tracked)")
-    p.add_argument("--format", action="append", choices=("png", "pdf", "svg"), default=None,
-                   help="file format (repeatable; default: png and pdf)")
-    p.set_defaults(func=run_plot)
-
-
-def run_plot(args: argparse.Namespace) -> int:
-    from ..history import DEFAULT_HISTORY, plot_history
-    history = args.history if args.history is not None else DEFAULT_HISTORY
-    out = args.out if args.out is not None else Path(history).parent
-    formats = tuple(dict.fromkeys(args.format)) if args.format else ("png", "pdf")
-    for path in plot_history(history, out, args.metric, formats):
-        print(path)
-    return 0
+def add_plot_parser(kinds: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """``dsnbench plot history`` (a kind registered in :mod:`dsnbench.analysis.kinds`)."""
+    from .plot import add_kind_parser
+    return add_kind_parser(kinds, "history")

@@ -30,11 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="registry name, checkpoint path or adapter:path (repeatable)")
     p.add_argument("--dataset", action="append", default=None, metavar="NAME",
                    help="registered dataset name (repeatable; see 'dsnbench ls datasets')")
-    p.add_argument("--root", help="dataset root (the folder the published layout starts at)")
-    p.add_argument("--sample-rate", type=int, choices=(8000, 16000), default=None)
-    p.add_argument("--mode", choices=("min", "max"), default=None)
-    p.add_argument("--split", choices=("tt", "cv", "tr"), default=None)
-    p.add_argument("--task", default=None, help="WHAM!-style task: sep_noisy, sep_clean, enh_single, enh_both")
+    from ..data import add_dataset_arguments
+    add_dataset_arguments(p, dataset_flag=None)  # --root, --sample-rate, --mode, --split, --task
     p.add_argument("--operating-point", action="append", type=float, default=None, metavar="BETA",
                    help="gate operating point(s) for dynamic models (repeatable)")
     p.add_argument("--metrics", default=None, help="comma-separated subset (default: all; see 'dsnbench ls metrics')")
@@ -45,10 +42,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="override a key of the experiment (dotted path, e.g. datasets.0.root=/data)")
     p.add_argument("--out", default=None, help="run folder (default: runs/<experiment name>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    # issue 10: sweeps and the Dask engine (dsnbench/sweep.py, dsnbench/distributed.py)
+    # sweeps and the Dask engine (dsnbench/run/sweep.py, dsnbench/run/dask_engine.py)
     p.add_argument("--dry-run", action="store_true",
                    help="list the (model, dataset, operating point) entries and their utterance counts; run nothing")
-    p.add_argument("--engine", choices=("local", "dask"), default=None,
+    from ..run.engines import ENGINES
+    p.add_argument("--engine", choices=ENGINES.in_order(), default=None,
                    help="local process pool (default) or Dask distributed (default when --scheduler is given "
                         "or the experiment says engine: dask)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -66,7 +64,8 @@ def default_experiment_path() -> Path:
 
 def build_document(args: argparse.Namespace) -> tuple[dict, str]:
     """The experiment document from the file (if any) and the CLI options; and its name."""
-    from ..config import load_document
+    from ..data import DATASET_OPTIONS, dataset_options
+    from ..documents import load_document
     from ..errors import UserError
 
     if args.experiment:
@@ -77,13 +76,13 @@ def build_document(args: argparse.Namespace) -> tuple[dict, str]:
         doc, name = load_document(default_experiment_path()), "default"
     if args.model:
         doc["models"] = [{"name": m} for m in args.model]
-    ds_opts = {k: v for k, v in (("root", args.root), ("sample_rate", args.sample_rate), ("mode", args.mode),
-                                 ("split", args.split), ("task", args.task)) if v is not None}
+    ds_opts = dataset_options(args)
     if args.dataset:
         doc["datasets"] = [dict(name=d, **ds_opts) for d in args.dataset]
     elif ds_opts:
         if not doc.get("datasets"):
-            raise UserError("--root/--sample-rate/--mode/--split/--task need --dataset")
+            flags = "/".join(f"--{o.replace('_', '-')}" for o in DATASET_OPTIONS)
+            raise UserError(f"{flags} need --dataset")
         doc["datasets"] = [dict({"name": d} if isinstance(d, str) else d, **ds_opts) for d in doc["datasets"]]
     if args.operating_point:
         models = doc.get("models") or []
@@ -99,23 +98,18 @@ def build_document(args: argparse.Namespace) -> tuple[dict, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import build_config
-    from ..evaluate import run_experiment
+    from ..run.config import build_config
+    from ..run.engines import engine_options, run_experiment_with
 
     doc, name = build_document(args)
-    from ..distributed import engine_options  # issue 10
     engine = engine_options(doc, args)  # takes engine/scheduler/batch_size out of the document
     cfg = build_config(doc, args.overrides, where=args.experiment or "command line")
     out = Path(args.out) if args.out else Path("runs") / name
-    if args.dry_run:  # issue 10: list the entries, evaluate nothing
-        from ..sweep import format_plan, plan_entries
+    if args.dry_run:  # list the entries, evaluate nothing
+        from ..run.plan import format_plan, plan_entries
         print(format_plan(plan_entries(cfg, out), show_done=(out / "parts").is_dir()))
         return 0
-    if engine.name == "dask":  # issue 10
-        from ..distributed import run_experiment_dask
-        summary = run_experiment_dask(cfg, out, engine, progress=not args.no_progress)
-    else:
-        summary = run_experiment(cfg, out, progress=not args.no_progress)
+    summary = run_experiment_with(cfg, out, engine, progress=not args.no_progress)
     print_summary(summary, out)
     return 0
 
@@ -129,7 +123,8 @@ def _fmt(x: object) -> str:
 def print_summary(summary: dict, out: Path, file=None) -> None:
     """One short table of means, then the run folder's path."""
     file = file if file is not None else sys.stdout
-    main = [m for m in ("si_snri", "sdri", "pesq", "stoi") if any(m in e["metrics"] for e in summary["entries"])]
+    from ..metrics import headline_columns
+    main = [m for m in headline_columns() if any(m in e["metrics"] for e in summary["entries"])]
     header = ["model", "dataset", "op"] + main + ["GMAC/s", "n", "failed"]
     rows = []
     for e in summary["entries"]:

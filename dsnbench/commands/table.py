@@ -19,7 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "intervals, one block per dataset, for one or more run folders.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s)")
-    p.add_argument("--format", choices=("md", "latex"), default="md", help="md (default) or latex (booktabs)")
+    from ..analysis.kinds import TABLES
+    p.add_argument("--format", choices=TABLES.in_order(), default="md",
+                   help="md (default), latex (booktabs) or another registered table format")
     p.add_argument("--metrics", default=None,
                    help="comma-separated quality columns (default: si_snri,sdri,pesq,stoi)")
     p.add_argument("--intervals", choices=("pm", "brackets", "none"), default="pm",
@@ -38,7 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..analysis.collect import entries_frame, load_runs
-    from ..analysis.tables import columns_for, latex_table, markdown_table
+    from ..analysis.kinds import TABLES
+    from ..analysis.tables import columns_for
     from ..errors import UserError
 
     entries = entries_frame(load_runs(args.runs))
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"dataset {unknown[0]!r} is not in these runs (they have: {', '.join(sorted(set(entries['dataset'])))})")
         entries = entries[entries["dataset"].isin(args.dataset)]
     cols = columns_for([m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None)
-    text = (latex_table if args.format == "latex" else markdown_table)(entries, cols, args.intervals)
+    text = TABLES.get(args.format)(entries, cols, args.intervals)
     if args.gaps:
         if args.format != "md":
             raise UserError("--gaps prints Markdown only (leave out --format latex)")

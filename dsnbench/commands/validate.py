@@ -39,7 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..data import dataset_options, load_dataset
-    from ..data.checks import audio_stats, describe
+    from ..run.checks import audio_stats, describe
 
     problems: list[str] = []
     manifest = load_dataset(args.dataset, **dataset_options(args), problems=problems)

@@ -40,75 +40,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..types import SegmentTrace
+from ..types import ModuleComplexity, Part, PartsComplexity, SegmentTrace
 from .counting import MacCount, count_macs
 
 __all__ = ["ModuleComplexity", "PartsComplexity", "Part", "MacTable", "PricedTrace",
            "build_mac_table", "spread_evenly", "fit_polynomial"]
-
-
-# --------------------------------------------------------------------------- specs
-@dataclass
-class ModuleComplexity:
-    """A static network: MACs of ``forward(mixture)`` as a function of the input length.
-
-    ``forward`` is called as ``forward(x)`` with ``x`` of shape ``[1, T]`` (default:
-    ``module(x)``). ``length_features(T)`` gives integer features the count is a polynomial
-    (of degree 1) in, e.g. ``{"frames": F}``; products of features may be given as features
-    themselves (``{"chunks^2": S * S}``). ``parts`` names module-name prefixes for the per-part
-    display of ``dsnbench macs`` (default: the module's direct children).
-
-    Shape: the mixture passed to ``forward`` is ``[1, T]``.
-    """
-
-    module: nn.Module
-    forward: Callable[[torch.Tensor], Any] | None = None
-    length_features: Callable[[int], Mapping[str, int]] | None = None
-    sample_rate: int | None = None
-    parts: Mapping[str, Sequence[str]] | None = None
-    width: float = 1.0
-
-
-@dataclass
-class Part:
-    """One priced part of a :class:`PartsComplexity`.
-
-    ``unit``: ``"frames"`` (``make_input(n)`` builds the input for ``n`` encoder frames; cost
-    affine in n), ``"chunks"`` (``make_input(n)`` builds ``n`` chunks; ``width_index`` is the
-    width it runs at, None for a width-independent per-chunk part such as the gate),
-    ``"segments"`` (``make_input(S)`` builds the input of one mixture with ``S`` chunks; cost a
-    polynomial of degree <= 2 in S, else cached per S).
-    """
-
-    name: str
-    module: nn.Module
-    make_input: Callable[[int], tuple[torch.Tensor, ...]]
-    unit: str
-    width_index: int | None = None
-
-
-@dataclass
-class PartsComplexity:
-    """A dual-path network described part by part (the DSN and its static/slim variants).
-
-    ``width_values`` are the widths a trace reports, aligned with the parts' ``width_index``
-    (a static network built at width 0.5 reports ``(0.5,)`` for its index 0).
-    ``default_width_index`` is used when a trace carries no width of this model (a static run
-    priced on the run loop's own grid). ``forward(x, widths)`` (optional, for the proofs) runs
-    the whole model on ``x`` ``[1, T]`` with the width index per chunk given (``widths``
-    ``[S]``, or None for the default width).
-    """
-
-    parts: Sequence[Any]
-    n_frames: Callable[[int], int]
-    n_segments: Callable[[int], int]
-    width_values: tuple[float, ...]
-    segment_length: int
-    segment_hop: int
-    sample_rate: int | None = None
-    default_width_index: int = -1
-    forward: Callable[[torch.Tensor, np.ndarray | None], Any] | None = None
-    module: nn.Module | None = None
 
 
 # --------------------------------------------------------------------------- results

@@ -42,15 +42,18 @@ DATASETS.register("mini-wham-large", "dsnbench.data.layouts:mini_wham_large",
 DATASET_OPTIONS = ("root", "sample_rate", "mode", "split", "task")
 
 
-def add_dataset_arguments(parser: argparse.ArgumentParser, *, dataset_flag: str = "--dataset",
+def add_dataset_arguments(parser: argparse.ArgumentParser, *, dataset_flag: str | None = "--dataset",
                           dataset_required: bool = True) -> None:
-    """Add ``--dataset NAME --root DIR --sample-rate --mode --split --task`` to ``parser``.
+    """Add ``--dataset NAME --root DIR --sample-rate --mode --split --task`` to ``parser``
+    (``dataset_flag`` None: the reader options only; the caller names the dataset its own way).
 
     Options left out stay None, so each reader's own default applies (and a YAML value is not
     overridden by a CLI default). Use :func:`dataset_options` to collect them from ``args``.
+    A new reader option is one more name in :data:`DATASET_OPTIONS` and its argument here.
     """
-    parser.add_argument(dataset_flag, dest="dataset", metavar="NAME", required=dataset_required,
-                        help="registered dataset (dsnbench ls datasets), e.g. wsj0-2mix, wham, mini-2mix")
+    if dataset_flag is not None:
+        parser.add_argument(dataset_flag, dest="dataset", metavar="NAME", required=dataset_required,
+                            help="registered dataset (dsnbench ls datasets), e.g. wsj0-2mix, wham, mini-2mix")
     parser.add_argument("--root", metavar="DIR", default=None,
                         help="corpus root, where the published layout starts (not needed for mini-2mix, mini-wham)")
     parser.add_argument("--sample-rate", type=int, choices=(8000, 16000), default=None,

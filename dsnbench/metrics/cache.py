@@ -14,8 +14,9 @@ process; worker processes only compute)::
     cache.flush()                                                 # at the end (and any time)
 
 Layout: ``$DSNBENCH_CACHE/input-metrics/<key>.json`` (default ``~/.cache/dsnbench``), one file
-per key, where the key hashes the manifest hash, the suite settings, the versions of pesq,
-pystoi, numpy and scipy (SDR is numpy/scipy arithmetic) and this file's format version.
+per key, where the key hashes the manifest hash, the suite settings, the versions of the
+libraries the chosen metrics compute with (each metric's registration names them: pesq,
+pystoi, numpy and scipy for the shipped ones) and this file's format version.
 ``DSNBENCH_CACHE=off`` disables caching (``get`` always misses, ``flush`` writes nothing).
 
 Safety: each flush takes an advisory lock (``fcntl.flock`` on ``<key>.lock``), re-reads the
@@ -40,10 +41,10 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .spec import METRICS, distributions
 from .suite import UtteranceMetrics
 
 FORMAT_VERSION = 1
-_LIBS = ("pesq", "pystoi", "numpy", "scipy")
 
 
 def cache_root() -> Path | None:
@@ -54,10 +55,11 @@ def cache_root() -> Path | None:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "dsnbench"
 
 
-def _lib_versions() -> dict[str, str]:
+def versions(names: Any) -> dict[str, str]:
+    """Installed version of each distribution in ``names`` ("not installed" when missing)."""
     import importlib.metadata as md
     out = {}
-    for name in _LIBS:
+    for name in names:
         try:
             out[name] = md.version(name)
         except md.PackageNotFoundError:
@@ -66,8 +68,10 @@ def _lib_versions() -> dict[str, str]:
 
 
 def cache_key(manifest_hash: str, settings: dict[str, Any]) -> str:
-    """The file key of one (dataset, metric settings, library versions) combination."""
-    blob = json.dumps({"manifest": manifest_hash, "settings": settings, "libs": _lib_versions(),
+    """The file key of one (dataset, metric settings, library versions) combination; the
+    libraries are those of the metrics in ``settings["metrics"]`` (default: every metric)."""
+    names = [n for n in settings.get("metrics") or METRICS.in_order() if n in METRICS]
+    blob = json.dumps({"manifest": manifest_hash, "settings": settings, "libs": versions(distributions(names)),
                        "format": FORMAT_VERSION}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 

@@ -3,7 +3,8 @@
 The run loop calls :meth:`MetricSuite.input_values` once per utterance of a dataset (cacheable:
 it depends only on the data and the suite's settings; see :mod:`.cache`) and
 :meth:`MetricSuite.evaluate` once per (model, utterance). Both are pure functions of numpy
-arrays, so they run in worker processes (one torch thread each: call :func:`worker_init`).
+arrays, so they run in worker processes. The suite knows no metric by name except SI-SNR,
+which chooses the permutation: it loops over the registered specs (:mod:`.spec`).
 
 Convention (design section 6): the permutation is the one that maximises the mean SI-SNR over
 sources (recorded); every other metric is computed on the pairs it aligns (SDR, PESQ, STOI,
@@ -20,16 +21,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from . import METRICS, MetricSpec
 from .functional import (SDR_FILTER_LENGTH, MetricError, best_permutation, check_pesq_mode,
-                         default_pesq_mode, is_silent, pesq, sdr, segmental_si_snr, si_snr_matrix)
+                         default_pesq_mode, is_silent, segmental_si_snr, si_snr_matrix)
+from .spec import METRICS, MetricSpec, Pairs, ordered
 
-#: the order of metric columns (design section 7)
-CANONICAL_ORDER = ("si_snr", "sdr", "pesq", "stoi", "estoi")
 #: bump when a definition here changes values (invalidates cached input metrics)
 DEFINITIONS_VERSION = 1
 
@@ -50,28 +49,18 @@ class UtteranceMetrics:
     segments: tuple[list[float], list[str | None]] | None = None
 
 
-def worker_init() -> None:
-    """Initializer for metric worker processes: one torch/BLAS thread (design section 9)."""
-    from .jobs import _init_worker
-    _init_worker()
-
-
 class MetricSuite:
     """The metrics chosen for a run, with their settings.
 
     ``names`` selects a subset of the registered metrics (the CLI's ``--metrics``), default all;
-    columns come in the order of design section 7. ``pesq_mode`` forces a PESQ mode where it is
+    columns come in registration order (design section 7's order for the shipped metrics). ``pesq_mode`` forces a PESQ mode where it is
     valid (``"nb"`` at 8 or 16 kHz, ``"wb"`` at 16 kHz); by default nb at 8 kHz, wb at 16 kHz.
     Raises ValueError for an unknown name (with suggestions) or an invalid PESQ setting.
     """
 
     def __init__(self, names: Sequence[str] | None = None, sample_rate: int = 8000,
                  pesq_mode: str | None = None) -> None:
-        chosen = list(dict.fromkeys(names)) if names else METRICS.names()
-        for n in chosen:
-            METRICS.entry(n)  # did-you-mean on a typo
-        order = {n: i for i, n in enumerate(CANONICAL_ORDER)}
-        self.names = sorted(chosen, key=lambda n: (order.get(n, len(order)), n))
+        self.names = ordered(names) if names else METRICS.in_order()  # did-you-mean on a typo
         self.sample_rate = int(sample_rate)
         self.pesq_mode: str | None = None
         if "pesq" in self.names:
@@ -96,11 +85,7 @@ class MetricSuite:
                 "definitions_version": DEFINITIONS_VERSION}
 
     def columns(self) -> list[str]:
-        cols = []
-        for n in self.names:
-            spec = METRICS.get(n)
-            cols += [n, f"{n}_input", f"{n}i"] if spec.has_input else [n]
-        return cols
+        return [c for spec in self.specs().values() for c in spec.columns()]
 
     def input_columns(self) -> list[str]:
         return [f"{n}_input" for n in self.names if METRICS.get(n).has_input]
@@ -209,7 +194,7 @@ class MetricSuite:
         reasons (None where defined). Never raises.
         """
         n_src = refs.shape[0]
-        values = {n: np.full(n_src, math.nan) for n in (*self.names, "stoi", "estoi")}
+        values = {n: np.full(n_src, math.nan) for n in self.names}
         reasons: dict[str, list] = {n: [None] * n_src for n in self.names}
         what = "mixture" if input_side else "estimate"
         # reasons shared by every metric of a pair: non-finite or silent signals
@@ -230,67 +215,29 @@ class MetricSuite:
                 if bad[i] is not None:
                     reasons[n][i] = bad[i]
         if not ok:
-            return {n: values[n] for n in self.names}, reasons
+            return values, reasons
 
         def note(name: str, i: int, text: str) -> None:
             if reasons[name][i] is None:
                 reasons[name][i] = text if n_src == 1 else f"source {i}: {text}"
 
-        def run(names: tuple[str, ...], fn: Callable[[], None]) -> None:
-            names = tuple(n for n in names if n in self.names)
-            if not names:
-                return
+        pairs = Pairs(refs[ok], ests[ok], self.sample_rate, settings=self.settings(), input_side=input_side,
+                      si_snr=None if si_snr_diag is None else np.asarray(si_snr_diag)[ok])
+        for name, spec in self.specs().items():
             try:
-                fn()
+                for j, item in enumerate(spec.compute(pairs)):
+                    if isinstance(item, MetricError):
+                        note(name, ok[j], str(item))
+                    else:
+                        values[name][ok[j]] = item
             except MetricError as exc:
-                for n in names:
-                    for i in ok:
-                        if math.isnan(values[n][i]):
-                            note(n, i, str(exc))
+                for i in ok:
+                    if math.isnan(values[name][i]):
+                        note(name, i, str(exc))
             except Exception as exc:  # a library bug must not stop a run: record it
-                for n in names:
-                    for i in ok:
-                        if math.isnan(values[n][i]):
-                            note(n, i, f"{n} failed: {type(exc).__name__}: {exc}")
-
-        def do_si_snr() -> None:
-            if si_snr_diag is not None:
                 for i in ok:
-                    values["si_snr"][i] = si_snr_diag[i]
-            else:
-                for i in ok:
-                    values["si_snr"][i] = si_snr_matrix(refs[i:i + 1], ests[i:i + 1], strict=False)[0, 0]
-
-        def do_sdr() -> None:
-            out = sdr(refs[ok], ests[ok])
-            for k, i in enumerate(ok):
-                values["sdr"][i] = out[k]
-
-        def do_pesq() -> None:
-            for i in ok:
-                try:
-                    values["pesq"][i] = pesq(refs[i], ests[i], self.sample_rate, self.pesq_mode)
-                except MetricError as exc:
-                    note("pesq", i, str(exc))
-
-        def do_stoi() -> None:
-            from .intelligibility import at_stoi_rate, estimate_side, reference_side
-            # the reference side is cached per reference (reused by every model's estimate);
-            # on the input side every row is the same mixture: resample it once
-            shared = at_stoi_rate(ests[ok[0]], self.sample_rate) if input_side and ok else None
-            for i in ok:
-                try:
-                    y = shared if shared is not None else at_stoi_rate(ests[i], self.sample_rate)
-                    values["stoi"][i], values["estoi"][i] = estimate_side(
-                        reference_side(refs[i], self.sample_rate), y)
-                except MetricError as exc:
-                    note("stoi", i, str(exc))
-                    note("estoi", i, str(exc))
-
-        run(("si_snr",), do_si_snr)
-        run(("sdr",), do_sdr)
-        run(("pesq",), do_pesq)
-        run(("stoi", "estoi"), do_stoi)
+                    if math.isnan(values[name][i]):
+                        note(name, i, f"{name} failed: {type(exc).__name__}: {exc}")
         # a value that came out NaN without a reason still gets one
         for n in self.names:
             for i in range(n_src):
@@ -298,7 +245,26 @@ class MetricSuite:
                     if reasons[n][i] is None:
                         reasons[n][i] = f"{n} not finite"
                     values[n][i] = math.nan
-        return {n: values[n] for n in self.names}, reasons
+        return values, reasons
+
+
+_SUITES: dict[tuple, MetricSuite] = {}
+
+
+def make_suite(names: Sequence[str] | None, sample_rate: int, pesq_mode: str | None) -> MetricSuite:
+    """The suite of a run's settings (``pesq_mode`` None: the rate's default)."""
+    kwargs = {"pesq_mode": pesq_mode} if pesq_mode is not None else {}
+    return MetricSuite(names, sample_rate, **kwargs)
+
+
+def suite_for(names: Sequence[str] | None, sample_rate: int, pesq_mode: str | None) -> MetricSuite:
+    """:func:`make_suite`, built once per process for each settings (and set of registered
+    metrics): worker processes call this for every job."""
+    key = (tuple(names) if names else None, tuple(METRICS.in_order()), int(sample_rate), pesq_mode)
+    suite = _SUITES.get(key)
+    if suite is None:
+        suite = _SUITES[key] = make_suite(names, sample_rate, pesq_mode)
+    return suite
 
 
 def _mean_with_reason(values: np.ndarray, reasons: list, n_src: int) -> tuple[float, str | None]:

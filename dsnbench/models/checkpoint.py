@@ -411,21 +411,3 @@ def separator_from_checkpoint(ckpt: Checkpoint, name: str | None = None, width: 
             raise CheckpointError(f"{ckpt.path}: {exc}") from None
     return DSNSeparator(model, betas=betas if betas is not None else ckpt.operating_points,
                         name=name or stem, **common)
-
-
-def load_separator(path_or_name: str | os.PathLike, name: str | None = None,
-                   width: float | None = None, betas: Sequence[float] | None = None):
-    """A separator from a checkpoint file, or from a registered model name.
-
-    A path (an existing file, or anything ending in .safetensors/.pt/.pth) is loaded with
-    :func:`load_checkpoint`; otherwise the name is looked up in :data:`dsnbench.models.MODELS`
-    (did-you-mean error when unknown). Options: ``name`` (result name), ``width`` (slim-w of a
-    supernet or DSN checkpoint), ``betas`` (operating points of a DSN).
-    """
-    target = str(path_or_name)
-    if Path(target).is_file() or target.endswith(CHECKPOINT_SUFFIXES):
-        return separator_from_checkpoint(load_checkpoint(target), name=name, width=width, betas=betas)
-    from . import MODELS
-    opts: dict[str, Any] = {k: v for k, v in (("name", name), ("width", width), ("betas", betas))
-                            if v is not None}
-    return MODELS.get(target)(**opts)

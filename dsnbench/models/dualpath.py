@@ -66,7 +66,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..types import n_segments_for
+from ..types import Part, n_segments_for
 from .slimmable import (FixedWidth, SlimmableTransformerLayer, kept_units, layer_macs_per_token,
                         sinusoidal_positions)
 
@@ -412,24 +412,6 @@ class Decoder(nn.Module):
         return out.view(b, n_src, -1)
 
 
-@dataclass(frozen=True)
-class ComplexityPart:
-    """One priced part of the network.
-
-    ``unit``: "frames" (``make_input(n)`` builds the input for n encoder frames; cost linear in
-    n), "chunks" (``make_input(n)`` builds ``n`` chunks ``[n, K, d]``; ``width_index`` says
-    which width, None for the gate), "segments" (``make_input(S)`` builds the inter-chunk input
-    of one mixture with S chunks; cost not linear in S). Every layer of every block is its own
-    part, so each part runs exactly once per forward (per frame / chunk / mixture).
-    """
-
-    name: str
-    module: nn.Module
-    make_input: Callable[[int], tuple[torch.Tensor, ...]]
-    unit: str
-    width_index: int | None = None
-
-
 # --------------------------------------------------------------------------- the network
 class DualPathDSN(nn.Module):
     """Dual-path transformer separator with slimmable intra-chunk layers and a width gate.
@@ -649,12 +631,14 @@ class DualPathDSN(nn.Module):
             total += sum(p.numel() for p in self.gate.parameters())
         return total
 
-    def parts_for_complexity(self) -> list[ComplexityPart]:
+    def parts_for_complexity(self) -> list[Part]:
         """Every part with a MAC cost and an input builder (see the module docstring).
 
         The encoder input for ``n`` frames is ``[1, kernel + (n - 1) * stride]``; the decoder
         input ``[1, n_src, N, n]``; the intra layers and gate take ``[n, K, d]``; an inter stack
         takes ``[K, S, d]``. Position codes, chunking, overlap-add and masking have no products.
+        Every layer of every block is its own :class:`~dsnbench.types.Part`, so each part runs
+        exactly once per forward (per frame / chunk / mixture).
         """
         cfg = self.config
         d, k_frames = cfg.d_model, cfg.chunk_size
@@ -664,21 +648,21 @@ class DualPathDSN(nn.Module):
             return torch.randn(*shape, generator=g)
 
         parts = [
-            ComplexityPart("encoder", self.encoder,
+            Part("encoder", self.encoder,
                            lambda n: (rand(1, cfg.enc_kernel + (n - 1) * cfg.enc_stride),), "frames"),
-            ComplexityPart("input_stage", self.input_stage,
+            Part("input_stage", self.input_stage,
                            lambda n: (rand(1, cfg.enc_channels, n),), "frames"),
-            ComplexityPart("mask_head", self.mask_head, lambda n: (rand(1, n, d),), "frames"),
-            ComplexityPart("decoder", self.decoder,
+            Part("mask_head", self.mask_head, lambda n: (rand(1, n, d),), "frames"),
+            Part("decoder", self.decoder,
                            lambda n: (rand(1, cfg.n_src, cfg.enc_channels, n),), "frames"),
-            ComplexityPart("gate", self.gate, lambda n: (rand(n, k_frames, d),), "chunks"),
+            Part("gate", self.gate, lambda n: (rand(n, k_frames, d),), "chunks"),
         ]
         for b, block in enumerate(self.blocks):
             for i, layer in enumerate(block.intra):
                 for w in range(len(cfg.widths)):
-                    parts.append(ComplexityPart(f"blocks.{b}.intra.{i}@{cfg.widths[w]}",
+                    parts.append(Part(f"blocks.{b}.intra.{i}@{cfg.widths[w]}",
                                                 FixedWidth(layer, w),
                                                 lambda n: (rand(n, k_frames, d),), "chunks", w))
-            parts.append(ComplexityPart(f"blocks.{b}.inter", InterStack(block),
+            parts.append(Part(f"blocks.{b}.inter", InterStack(block),
                                         lambda s: (rand(k_frames, s, d),), "segments"))
         return parts

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..types import SegmentTrace, Separation, Separator
+from ..types import PartsComplexity, SegmentTrace, Separation, Separator
 from .dualpath import DSNOutput, DualPathDSN
 
 #: inference precisions and the autocast dtype of each (fp32: no autocast)
@@ -121,7 +121,6 @@ class _DualPathSeparator(Separator):
         return self.network(x, widths=w, gate_mode=gate)
 
     def complexity(self) -> Any:
-        from ..complexity.table import PartsComplexity
         parts = [p for p in self.network.parts_for_complexity()
                  if self.family == "dsn" or p.name != "gate"]
         return PartsComplexity(parts=parts, n_frames=self.n_frames,

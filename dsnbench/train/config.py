@@ -217,7 +217,7 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> "TrainConfig":
-        from ..config import load_document
+        from ..documents import load_document
         p = Path(path)
         d = load_document(p, kind="training config")
         for k, v in (overrides or {}).items():

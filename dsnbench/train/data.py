@@ -23,12 +23,11 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from scipy.signal import resample_poly
 
 from ..errors import UserError
 from ..data import mixing
+from .pack import TRAIN_SUBSET, load_resampled, read_pack
 
-TRAIN_SUBSET = "train-clean-100"
 FORBIDDEN_SUBSETS = ("test-other", "test-clean", "dev-other", "dev-clean")
 
 
@@ -115,21 +114,6 @@ def resolve_root(root: str, base_dir: Path | None) -> Path:
     return p
 
 
-def load_resampled(path: Path, sample_rate: int) -> np.ndarray:
-    """One recording, mono float32, resampled (polyphase) to ``sample_rate``.
-
-    Shape: returns ``[T]``.
-    """
-    import soundfile as sf  # here, not at the top: a training from a pack runs without it
-    x, sr = sf.read(str(path), dtype="float32", always_2d=False)
-    if x.ndim != 1:
-        x = x.mean(axis=1)
-    if sr != sample_rate:
-        g = np.gcd(sr, sample_rate)
-        x = resample_poly(x.astype(np.float64), sample_rate // g, sr // g)
-    return np.ascontiguousarray(x, dtype=np.float32)
-
-
 def _crop(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     if x.size <= n:
         return np.pad(x, (0, n - x.size))
@@ -204,7 +188,6 @@ class LibriMixSource:
 
     @staticmethod
     def _from_pack(path: Path, sample_rate: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        from .pack import read_pack
         header, items = read_pack(path)
         if header["sample_rate"] != sample_rate:
             raise UserError(f"{path}: packed at {header['sample_rate']} Hz, the config asks for {sample_rate} Hz")

@@ -22,15 +22,33 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.signal import resample_poly
 
 from ..errors import UserError
 
+#: the LibriSpeech subset training reads (test-other is the evaluation corpus)
+TRAIN_SUBSET = "train-clean-100"
 MAGIC = b"DSNPACK1\n"
 #: where the one-shot retraining looks for it (ignored by git; carried to the machine)
 DEFAULT_PACK = "experiments/train/pack/train-8k.dsnpack"
 MU = 255.0
 #: codes 0..254, 127 is exact zero
 LEVELS = 127
+
+
+def load_resampled(path: Path, sample_rate: int) -> np.ndarray:
+    """One recording, mono float32, resampled (polyphase) to ``sample_rate``.
+
+    Shape: returns ``[T]``.
+    """
+    import soundfile as sf  # here, not at the top: a training from a pack runs without it
+    x, sr = sf.read(str(path), dtype="float32", always_2d=False)
+    if x.ndim != 1:
+        x = x.mean(axis=1)
+    if sr != sample_rate:
+        g = np.gcd(sr, sample_rate)
+        x = resample_poly(x.astype(np.float64), sample_rate // g, sr // g)
+    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def mulaw_encode(x: np.ndarray) -> np.ndarray:
@@ -49,7 +67,6 @@ def mulaw_decode(codes: np.ndarray) -> np.ndarray:
 def build_pack(root: Path, out: Path, sample_rate: int = 8000) -> dict[str, Any]:
     """Write the pack of ``root`` (the project's ``../shared/data`` layout) to ``out``; returns
     its header. Reads with soundfile and resamples like the trainer (polyphase)."""
-    from .data import TRAIN_SUBSET, load_resampled
     root = Path(root)
     speech = sorted((root / "librispeech" / TRAIN_SUBSET).glob("*.flac"))
     noise = sorted((root / "noise").glob("*.wav"))

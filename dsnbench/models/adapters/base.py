@@ -8,7 +8,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ...types import Separation, Separator
+from ...types import ModuleComplexity, Separation, Separator
 
 
 def load_weights_only(path: str | Path, what: str = "checkpoint") -> Any:
@@ -85,7 +85,6 @@ class ModuleSeparator(Separator):
         return int(sum(p.numel() for p in self.module.parameters()))
 
     def complexity(self) -> Any:
-        from ...complexity import ModuleComplexity
         return ModuleComplexity(module=self.module, forward=self.forward_batch,
                                 length_features=self._length_features,
                                 sample_rate=self.sample_rate)

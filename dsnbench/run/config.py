@@ -1,0 +1,191 @@
+"""Run configuration: frozen dataclasses built from an experiment YAML, CLI options and
+``--set key=value`` overrides, with a stable hash (design section 2).
+
+Experiment file format (every key optional; CLI options override the file)::
+
+    models:                     # registry names, checkpoint paths or adapter specs
+      - oracle-mixture
+      - {name: dsn-l0.1, operating_points: [0.0, 0.5, 1.0]}
+    datasets:
+      - mini-2mix
+      - {name: wsj0-2mix, root: /data/wsj0-mix/2speakers, sample_rate: 8000, mode: min, split: tt}
+      - {name: wham, root: /data/wham, task: sep_noisy}
+    metrics: [si_snr, sdr, pesq, stoi, estoi]   # default: all registered
+    limit: null                 # evaluate only the first N utterances of each dataset
+    workers: 2                  # metric worker processes (one thread each)
+
+Overrides address keys by dotted path, list items by index: ``--set limit=5``,
+``--set datasets.0.root=/data/2speakers``, ``--set models.1.operating_points=[0,1]``.
+Values are parsed as YAML scalars/flow collections.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..documents import apply_override, load_document, parse_override  # noqa: F401 (load_document: part of this module's API)
+from ..errors import UserError
+from .sweep import expand_document
+
+#: keys that change how a run executes but not what it computes: left out of the hash
+RUNTIME_KEYS = ("workers", "progress", "chunk_size")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model to evaluate: a registry name, a checkpoint path, or ``adapter:path``."""
+
+    name: str
+    operating_points: tuple[float | None, ...] | None = None  # None = the model's own list
+    label: str | None = None  # name used in the results (default: ``name``)
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def result_name(self) -> str:
+        return self.label or self.name
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset: a registered reader name and its options."""
+
+    name: str
+    root: str | None = None
+    sample_rate: int | None = None  # None: the reader's default (8000 for the WSJ0 family)
+    mode: str | None = None
+    split: str | None = None
+    task: str | None = None
+    label: str | None = None  # name used in the results (default: name, plus ":task" for sets with tasks)
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def reader_options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {k: getattr(self, k) for k in ("root", "sample_rate", "mode", "split", "task")
+                                if getattr(self, k) is not None}
+        opts.update(dict(self.options))
+        return opts
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one ``dsnbench run`` computes, resolved and frozen."""
+
+    models: tuple[ModelSpec, ...]
+    datasets: tuple[DatasetSpec, ...]
+    metrics: tuple[str, ...] | None = None
+    pesq_mode: str | None = None
+    limit: int | None = None
+    seed: int = 0
+    workers: int = 2
+    chunk_size: int = 8
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for m in d["models"]:
+            m["options"] = dict(m["options"])
+            if m["operating_points"] is not None:
+                m["operating_points"] = list(m["operating_points"])
+        for ds in d["datasets"]:
+            ds["options"] = dict(ds["options"])
+        if d["metrics"] is not None:
+            d["metrics"] = list(d["metrics"])
+        return d
+
+    def hash(self) -> str:
+        """sha256 (16 hex) of the canonical JSON of what the run computes."""
+        d = self.to_dict()
+        for k in RUNTIME_KEYS:
+            d.pop(k, None)
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _freeze(v: Any) -> Any:
+    if isinstance(v, dict):
+        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
+    if isinstance(v, list):
+        return tuple(_freeze(x) for x in v)
+    return v
+
+
+def _named_item(item: Any, kind: str, where: str) -> tuple[str, dict]:
+    """(name, the other fields) of a list item that is a name or a mapping with 'name'."""
+    if isinstance(item, str):
+        return item, {}
+    if not isinstance(item, dict) or "name" not in item:
+        raise UserError(f"{where}: a {kind} is a name or a mapping with 'name', got {item!r}")
+    item = dict(item)
+    return str(item.pop("name")), item
+
+
+def _model_spec(item: Any, where: str) -> ModelSpec:
+    name, item = _named_item(item, "model", where)
+    ops = item.pop("operating_points", None)
+    if ops is not None:
+        if not isinstance(ops, (list, tuple)):
+            ops = [ops]
+        ops = tuple(None if o is None else float(o) for o in ops)
+    label = item.pop("label", None)
+    return ModelSpec(name=name, operating_points=ops, label=label, options=_freeze(item))
+
+
+_DATASET_FIELDS = {"root", "sample_rate", "mode", "split", "task", "label"}
+
+
+def _dataset_spec(item: Any, where: str) -> DatasetSpec:
+    name, item = _named_item(item, "dataset", where)
+    known = {k: item.pop(k) for k in list(item) if k in _DATASET_FIELDS}
+    if "sample_rate" in known:
+        known["sample_rate"] = int(known["sample_rate"])
+    if known.get("root") is not None:
+        known["root"] = str(known["root"])
+    return DatasetSpec(name=name, options=_freeze(item), **known)
+
+
+_TOP_KEYS = {"models", "datasets", "metrics", "pesq_mode", "limit", "seed", "workers", "chunk_size"}
+
+
+def build_config(doc: dict, overrides: list[str] = (), where: str = "config") -> RunConfig:
+    """Resolve a document (from YAML and CLI options) plus ``--set`` overrides into a RunConfig."""
+    doc = copy.deepcopy(doc)
+    for text in overrides:
+        path, value = parse_override(text)
+        apply_override(doc, path, value, text)
+    doc = expand_document(doc, where)  # sweep/glob/range syntax -> plain lists
+    unknown = set(doc) - _TOP_KEYS
+    if unknown:
+        k = sorted(unknown)[0]
+        close = difflib.get_close_matches(k, sorted(_TOP_KEYS), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UserError(f"{where}: unknown key {k!r}{hint}")
+    models = doc.get("models") or []
+    datasets = doc.get("datasets") or []
+    if isinstance(models, (str, dict)):
+        models = [models]
+    if isinstance(datasets, (str, dict)):
+        datasets = [datasets]
+    if not models:
+        raise UserError(f"{where}: no models given (--model NAME or 'models:' in the experiment file)")
+    if not datasets:
+        raise UserError(f"{where}: no datasets given (--dataset NAME or 'datasets:' in the experiment file)")
+    metrics = doc.get("metrics")
+    if isinstance(metrics, str):
+        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
+    limit = doc.get("limit")
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise UserError(f"{where}: limit must be a positive integer, got {limit!r}")
+    workers = int(doc.get("workers", 2))
+    if workers < 1:
+        raise UserError(f"{where}: workers must be at least 1, got {workers}")
+    return RunConfig(
+        models=tuple(_model_spec(m, where) for m in models),
+        datasets=tuple(_dataset_spec(d, where) for d in datasets),
+        metrics=tuple(metrics) if metrics else None,
+        pesq_mode=doc.get("pesq_mode"),
+        limit=limit,
+        seed=int(doc.get("seed", 0)),
+        workers=workers,
+        chunk_size=int(doc.get("chunk_size", 8)),
+    )

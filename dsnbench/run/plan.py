@@ -1,0 +1,190 @@
+"""The plan of a run: which (model, dataset, operating point) entries, in which order, over which
+utterances, checked before any work starts. Both engines and ``--dry-run`` build it here.
+
+Order: model, then dataset, then operating point (the models and datasets in the order the
+experiment lists them; a model's operating points as the experiment gives them, else as the
+model lists them). Every entry is an :class:`~dsnbench.results.EntryKey`; an utterance is done
+when its key is in the run folder's done-set (:func:`dsnbench.results.committed_keys`).
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..data import DATASETS, load_dataset
+from ..errors import UserError
+from ..results import EntryKey, committed_keys
+from .config import DatasetSpec, ModelSpec, RunConfig
+from .folder import RunFolder
+from .loading import load_model
+
+
+def dataset_label(spec: DatasetSpec, manifest: Any) -> str:
+    """The dataset's name in results: its label, else the registry name plus ``:task`` for
+    datasets that have tasks (WHAM!-like), so a WHAM! sep_noisy run is never mistaken for sep_clean."""
+    if spec.label:
+        return spec.label
+    task = manifest.info.get("task")
+    takes_task = "task" in inspect.signature(DATASETS.get(spec.name)).parameters
+    return f"{spec.name}:{task}" if task and takes_task else spec.name
+
+
+def load_datasets(cfg: RunConfig) -> dict[str, Any]:
+    """Every dataset of ``cfg`` read and validated (``limit`` applied), by result name."""
+    manifests = {}
+    for ds in cfg.datasets:
+        manifest = load_dataset(ds.name, **ds.reader_options()).limit(cfg.limit)
+        name = dataset_label(ds, manifest)
+        if name in manifests:
+            raise UserError(f"dataset {name!r} is listed twice; give one a 'label'")
+        manifests[name] = manifest
+    return manifests
+
+
+def load_models(cfg: RunConfig, *, all_models: bool = True) -> dict[str, tuple[ModelSpec, Any]]:
+    """(spec, separator) of every model by result name. With ``all_models=False`` only the
+    models whose operating points the experiment does not give are loaded (to ask them); the
+    others get None."""
+    models: dict[str, tuple[ModelSpec, Any]] = {}
+    for spec in cfg.models:
+        if spec.result_name in models:
+            raise UserError(f"model {spec.result_name!r} is listed twice; give one a 'label'")
+        load = all_models or spec.operating_points is None
+        models[spec.result_name] = (spec, load_model(spec) if load else None)
+    return models
+
+
+def model_operating_points(spec: ModelSpec, separator: Any | None) -> tuple[float | None, ...]:
+    """The operating points an entry list uses: the spec's own, else the model's."""
+    if spec.operating_points is not None:
+        return tuple(spec.operating_points)
+    if separator is None:
+        raise ValueError("needs the loaded model to list its operating points")
+    return tuple(separator.operating_points())
+
+
+@dataclass
+class Plan:
+    """The models, the datasets and the entries of a run, in run order."""
+
+    models: dict[str, tuple[ModelSpec, Any]]
+    manifests: dict[str, Any]
+    keys: list[EntryKey]
+
+    @classmethod
+    def of(cls, models: dict[str, tuple[ModelSpec, Any]], manifests: dict[str, Any]) -> "Plan":
+        keys = [EntryKey.of(mname, dname, op)
+                for mname, (spec, sep) in models.items()
+                for dname in manifests
+                for op in model_operating_points(spec, sep)]
+        return cls(models, manifests, keys)
+
+    def separator(self, key: EntryKey) -> Any:
+        return self.models[key.model][1]
+
+    def todo(self, key: EntryKey, done: set[tuple]) -> list[Any]:
+        """The utterances of ``key``'s dataset not yet committed for ``key``, in manifest order."""
+        return [u for u in self.manifests[key.dataset] if key.utterance(u.utt_id) not in done]
+
+    def check_entry(self, key: EntryKey) -> None:
+        """Set the entry's model up for its dataset and operating point (what the engines do
+        before its first utterance); a model that cannot run it is a UserError."""
+        try:
+            sep = self.separator(key)
+            sep.prepare(self.manifests[key.dataset].sample_rate)
+            sep.set_operating_point(key.operating_point)
+        except ValueError as exc:
+            raise UserError(f"model {key.model!r} on dataset {key.dataset!r}: {exc}") from None
+
+
+@dataclass
+class PreparedRun:
+    """A run ready to start: its plan, its claimed folder (store and done-set)."""
+
+    cfg: RunConfig
+    out: Path
+    plan: Plan
+    folder: RunFolder
+
+    @property
+    def done(self) -> set[tuple]:
+        return self.folder.done
+
+    def todo(self, key: EntryKey) -> list[Any]:
+        return self.plan.todo(key, self.done)
+
+    def n_todo(self) -> int:
+        return sum(len(self.todo(k)) for k in self.plan.keys)
+
+
+def prepare_run(cfg: RunConfig, out: str | Path) -> PreparedRun:
+    """Everything checked before work starts, for every engine: models loaded (names checked),
+    datasets read and validated, every entry with work left set up once on its model, the run
+    folder claimed for this config, and the utterances already committed there."""
+    models = load_models(cfg)
+    manifests = load_datasets(cfg)
+    folder = RunFolder(Path(out), cfg)
+    run = PreparedRun(cfg, Path(out), Plan.of(models, manifests), folder)
+    for key in run.plan.keys:
+        if run.todo(key):
+            run.plan.check_entry(key)
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+# --dry-run
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PlannedEntry:
+    """One (model, dataset, operating point) of a run and its utterance counts."""
+
+    model: str
+    dataset: str
+    operating_point: float | None
+    n_utterances: int
+    n_done: int = 0  # already committed in the run folder (resume)
+
+
+def plan_entries(cfg: RunConfig, out: str | Path | None = None) -> list[PlannedEntry]:
+    """Expand a RunConfig into its entries with utterance counts, without evaluating anything.
+
+    Reads every dataset's manifest (validating the layouts) and loads only the models whose
+    operating points are not given in the experiment (to ask them). With ``out``, counts the
+    utterances already committed there (read-only; nothing is written).
+    """
+    manifests = load_datasets(cfg)
+    plan = Plan.of(load_models(cfg, all_models=False), manifests)
+    done = committed_keys(out) if out is not None else set()
+    return [PlannedEntry(*key, len(manifests[key.dataset]), len(manifests[key.dataset]) - len(plan.todo(key, done)))
+            for key in plan.keys]
+
+
+def format_plan(entries: list[PlannedEntry], show_done: bool = False) -> str:
+    """The entries as a text table with a total line."""
+    header = ["#", "model", "dataset", "op", "utterances"] + (["done"] if show_done else [])
+    rows = []
+    for i, e in enumerate(entries, 1):
+        op = "-" if e.operating_point is None else f"{e.operating_point:g}"
+        rows.append([str(i), e.model, e.dataset, op, str(e.n_utterances)]
+                    + ([str(e.n_done)] if show_done else []))
+    widths = [max([len(h)] + [len(r[j]) for r in rows]) for j, h in enumerate(header)]
+    right = {0, 4, 5}
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if j in right else c.ljust(w)
+                         for j, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    lines = [line(header)] + [line(r) for r in rows]
+    total = sum(e.n_utterances for e in entries)
+    n_models = len(dict.fromkeys(e.model for e in entries))
+    n_datasets = len(dict.fromkeys(e.dataset for e in entries))
+    summary = (f"{len(entries)} entries ({n_models} models x {n_datasets} datasets x operating points), "
+               f"{total} utterance evaluations")
+    if show_done:
+        done = sum(e.n_done for e in entries)
+        summary += f", {done} already committed, {total - done} to run"
+    lines += ["", summary]
+    return "\n".join(lines)

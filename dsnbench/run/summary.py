@@ -1,0 +1,167 @@
+"""summary.json of a run (schema version 1, design section 7) and the final tables.
+
+:func:`build_summary` is a run's summary; :func:`entry_summary` (one entry from its rows) and
+:func:`summary_document` (the document around the entries) are its parts, which anything else
+that writes a run folder (the synthetic demo run of :mod:`dsnbench.analysis.demo`) uses too.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..metrics import COSTS, METRICS, distributions
+from ..metrics.cache import versions as installed_versions
+from ..metrics.stats import summarize
+from ..metrics.suite import make_suite
+from ..results import SCHEMA_VERSION, EntryKey, PartStore, json_safe, sort_segments, sort_utterances, write_tables
+from .config import RunConfig
+
+#: packages whose versions every summary records, besides the metrics' libraries
+VERSIONED_BEFORE = ["dsnbench", "torch", "numpy", "scipy", "pandas"]
+VERSIONED_AFTER = ["fvcore", "soundfile"]
+
+
+def bootstrap_mean(values: Any, seed: int = 0) -> dict[str, Any]:
+    """``{"mean", "ci95"}`` of the finite values (seeded bootstrap; see metrics.stats.summarize)."""
+    out = summarize(values, seed=seed)
+    return {"mean": out["mean"], "ci95": out["ci95"]}
+
+
+def versions() -> dict[str, str]:
+    """Versions of dsnbench, torch, the array and table libraries and every metric's libraries."""
+    names = VERSIONED_BEFORE + distributions() + VERSIONED_AFTER
+    return installed_versions(dict.fromkeys(names))
+
+
+def git_commit() -> str:
+    here = Path(__file__).resolve().parent.parent
+    try:
+        res = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+        if res.returncode == 0:
+            dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True, timeout=5).stdout.strip()
+            return res.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return "unknown"
+
+
+def device_description() -> str:
+    import torch
+    if torch.cuda.is_available():
+        return f"cuda: {torch.cuda.get_device_name(0)}"
+    return f"cpu: {platform.processor() or platform.machine()}"
+
+
+def metrics_meta(metric_names: Iterable[str]) -> dict[str, dict]:
+    """``metrics_meta`` of a summary: each metric column's unit, direction and tolerance, from
+    the registrations (every cost column too)."""
+    meta = {}
+    for n in metric_names:
+        s = METRICS.get(n)
+        for c in s.columns():
+            meta[c] = s.meta()
+    for n in COSTS.in_order():
+        meta[n] = COSTS.get(n).meta()
+    return meta
+
+
+def entry_summary(key: EntryKey, utt: pd.DataFrame, seg: pd.DataFrame, metric_cols: Sequence[str], *,
+                  n_total: int, seed: int = 0, family: str = "other", model_info: Any = None,
+                  params: int | None = None) -> dict:
+    """One entry of ``summary.json`` from its utterance and segment rows: utterance counts and
+    failures, the mean and bootstrap interval of every metric column and of GMAC/s, and the
+    share of segments run at each width."""
+    failed: dict[str, int] = {}
+    errors = utt["error"].fillna("")
+    n_sep_failed = int(errors.str.contains(r"(?:^|; )(?:separate|data): ", regex=True).sum())
+    if n_sep_failed:
+        failed["separation"] = n_sep_failed
+    metrics = {}
+    for c in metric_cols:
+        vals = utt[c].to_numpy(dtype=np.float64) if c in utt else np.full(len(utt), np.nan)
+        n_nan = int(np.sum(~np.isfinite(vals)))
+        if n_nan:
+            failed[c] = n_nan
+        metrics[c] = bootstrap_mean(vals, seed=seed)
+    gm = bootstrap_mean(utt["gmacs_per_s"].to_numpy(dtype=np.float64), seed=seed)
+    widths = seg["width"].to_numpy(dtype=np.float64) if len(seg) else np.zeros(0)
+    widths = widths[np.isfinite(widths)]
+    share = None
+    if widths.size:
+        vals, counts = np.unique(widths, return_counts=True)
+        share = {f"{v:g}": float(c / widths.size) for v, c in zip(vals, counts)}
+    return {
+        "model": key.model, "dataset": key.dataset, "operating_point": key.operating_point,
+        "family": family,
+        "model_info": jsonable(model_info),
+        "n_utterances": {"total": n_total, "evaluated": int(len(utt) - n_sep_failed), "failed": failed},
+        "metrics": metrics, "gmacs_per_s": gm, "params": params, "width_share": share,
+    }
+
+
+def jsonable(x: Any) -> Any:
+    """``x`` as plain JSON types (anything else as its string)."""
+    return json.loads(json.dumps(x, default=str))
+
+
+def summary_document(*, created: str, run_id: str, config: Mapping, config_hash: str, datasets: Mapping,
+                     metric_names: Iterable[str], metric_settings: Mapping, entries: list[dict],
+                     git_commit: str, versions: Mapping, device: str, **extra: Any) -> dict:
+    """A ``summary.json`` (schema version 1) around its entries; ``extra`` keys go after
+    ``created`` (e.g. the demo run's ``synthetic`` flag) and ``metrics_meta`` comes from the
+    metric registry."""
+    return {"schema_version": SCHEMA_VERSION, "run_id": run_id, "created": created, **extra,
+            "config": dict(config), "config_hash": config_hash, "git_commit": git_commit,
+            "versions": dict(versions), "device": device, "datasets": dict(datasets),
+            "metrics_meta": metrics_meta(metric_names), "metric_settings": dict(metric_settings),
+            "entries": entries}
+
+
+def _params(sep: Any) -> int | None:
+    try:
+        return int(sep.params())
+    except Exception:  # a model that cannot count its parameters: recorded as unknown
+        return None
+
+
+def build_summary(cfg: RunConfig, created: str, plan: Any, store: PartStore) -> dict:
+    """The summary of a run of ``cfg`` (a :class:`dsnbench.run.plan.Plan`) from its committed rows."""
+    # sorted first: the bootstrap resamples by position, so its interval must not depend on
+    # the order in which chunks happened to be committed (resume, parallel engines)
+    utt, seg = store.read()
+    utt, seg = sort_utterances(utt), sort_segments(seg)
+    metric_names = list(cfg.metrics) if cfg.metrics else METRICS.names()
+    metric_cols = [c for n in metric_names for c in METRICS.get(n).columns()]
+    entries = []
+    for key in plan.keys:
+        sep = plan.separator(key)
+        entries.append(entry_summary(key, key.rows(utt), key.rows(seg), metric_cols,
+                                     n_total=len(plan.manifests[key.dataset]), seed=cfg.seed,
+                                     family=getattr(sep, "family", "other"), model_info=sep.describe(),
+                                     params=_params(sep)))
+    ch = cfg.hash()
+    return summary_document(
+        created=created, run_id=f"{created.replace(':', '').replace('-', '')[:15]}-{ch[:8]}",
+        config=cfg.to_dict(), config_hash=ch, git_commit=git_commit(), versions=versions(),
+        device=device_description(),
+        datasets={name: {"manifest_hash": m.hash(), "n_utterances": len(m), "sample_rate": m.sample_rate,
+                         "info": jsonable(m.info), "warnings": list(m.warnings)}
+                  for name, m in plan.manifests.items()},
+        metric_names=metric_names,
+        metric_settings={name: jsonable(make_suite(cfg.metrics, m.sample_rate, cfg.pesq_mode).settings())
+                         for name, m in plan.manifests.items()},
+        entries=entries)
+
+
+def finalize(out: Path, store: PartStore, summary: dict) -> None:
+    """Merge the committed chunks into the final tables and write summary.json last."""
+    utt, seg = store.read()
+    write_tables(Path(out), utt, seg, json_safe(summary))

@@ -1,0 +1,214 @@
+"""The evaluation of one utterance, as both engines do it: separate, price, score, rows.
+
+:class:`UtteranceEvaluator` is the public per-utterance evaluator of one entry (a separator set
+up for a dataset and an operating point). The local engine calls :meth:`~UtteranceEvaluator.separate`
+in its main process, hands :attr:`Separated.job` to its metric pool and turns the answer into
+rows with :meth:`~UtteranceEvaluator.rows`; a Dask worker calls
+:meth:`~UtteranceEvaluator.evaluate`, which does all of it in the worker. Both therefore write
+the same rows. Nothing here knows which engine called it.
+
+Failure policy: one utterance's failure (audio that cannot be decoded, a separator that raises
+or returns non-finite samples, a metric that crashes) is that utterance's error in its row,
+never a lost run; a count that was not computed to completion is NaN, never 0.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from ..data.manifest import DatasetError, load_utterance
+from ..metrics.cache import audio_fingerprint
+from ..metrics.functional import default_grid
+from ..results import EntryKey
+from ..types import SegmentTrace
+from .jobs import MetricJob, MetricResult, compute_metrics
+
+#: (trace, n_samples) -> (MACs per segment [n_seg], total MACs)
+Pricer = Callable[[SegmentTrace, int], "tuple[np.ndarray, float]"]
+#: (utt_id, audio fingerprint) -> the utterance's cached input metrics, or None
+InputsLookup = Callable[[str, str], Any]
+
+
+def make_pricer(separator: Any, sample_rate: int) -> Pricer:
+    """A function (trace, n_samples) -> (MACs per segment [n_seg], total MACs).
+
+    ``complexity()`` None means the count is not defined (oracles that use the references):
+    NaN. ``{"macs_per_second": r}`` is an exact closed form (e.g. 0 for the mixture oracle).
+    Anything else goes to the fvcore MAC table, built once here per model.
+    """
+    c = separator.complexity()
+    if c is None:
+        return lambda trace, n: (np.full(trace.n_segments, np.nan), math.nan)
+    if isinstance(c, dict) and "macs_per_second" in c:
+        rate = float(c["macs_per_second"])
+
+        def by_rate(trace: SegmentTrace, n: int) -> tuple[np.ndarray, float]:
+            total = rate * n / sample_rate
+            return np.full(trace.n_segments, total / trace.n_segments), total
+        return by_rate
+    from ..complexity import build_mac_table
+    table = build_mac_table(separator)
+
+    def by_table(trace: SegmentTrace, n: int) -> tuple[np.ndarray, float]:
+        priced = table.price(trace, n)
+        return np.asarray(priced.macs_per_segment, dtype=np.float64), float(priced.total_macs)
+    return by_table
+
+
+def segment_grid(trace: SegmentTrace | None, n_samples: int, sample_rate: int) -> SegmentTrace:
+    """The model's own trace, or the fixed grid (:func:`dsnbench.metrics.functional.default_grid`)
+    for a model that reports none (its widths NaN)."""
+    if trace is not None:
+        return trace
+    length, hop = default_grid(sample_rate)
+    return SegmentTrace.constant(n_samples, length, hop, width=float("nan"))
+
+
+def join_errors(first: str | None, second: str) -> str:
+    """Two error texts of one row, in order (``"a; b"``)."""
+    return f"{first}; {second}" if first else second
+
+
+@dataclass
+class Separated:
+    """One utterance separated and priced, its metrics not yet computed.
+
+    ``row`` is the utterance row so far (keys, duration, MACs, error); ``job`` is what the
+    metrics need (None when the audio could not be read: the row is final then); ``grid`` the
+    segment grid the segment rows follow (None without audio).
+
+    Shape: ``seg_macs [n_segments]``.
+    """
+
+    row: dict[str, Any]
+    job: MetricJob | None
+    grid: SegmentTrace | None = None
+    has_trace: bool = False
+    seg_macs: Any = None
+    n_samples: int = 0
+    fingerprint: str | None = None
+
+
+def utterance_rows(done: Separated, result: MetricResult | None, sample_rate: int, error: str | None = None
+                   ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The utterance row and its segment rows, from the separation and the metrics
+    (``result`` None: the metrics failed, with ``error`` saying why, or were not run)."""
+    row = dict(done.row)
+    if error:
+        row["error"] = join_errors(row.get("error"), error)
+    if result is not None:
+        row.update(result.values)
+        row["permutation"] = json.dumps(list(result.permutation)) if result.permutation is not None else ""
+        metric_errors = "; ".join(f"{k}: {v}" for k, v in sorted(result.errors.items()))
+        if metric_errors:
+            row["error"] = join_errors(row.get("error"), metric_errors)
+    else:
+        row.setdefault("permutation", "")
+    grid = done.grid
+    if grid is None:
+        return row, []
+    sr = sample_rate
+    widths = grid.width_of_segments() if done.has_trace else np.full(grid.n_segments, np.nan)
+    seg_rows = []
+    for s in range(grid.n_segments):
+        start = s * grid.hop
+        end = min(start + grid.length, done.n_samples)
+        seg_rows.append({
+            "model": row["model"], "dataset": row["dataset"], "operating_point": row["operating_point"],
+            "utt_id": row["utt_id"], "segment": s, "start_s": start / sr, "end_s": end / sr,
+            "width": float(widths[s]), "macs": float(done.seg_macs[s]),
+            "category": result.categories[s] if result is not None else None,
+            "noise_active": result.noise_active[s] if result is not None else None,
+            "seg_si_snr": result.seg_si_snr[s] if result is not None else math.nan,
+        })
+    return row, seg_rows
+
+
+class UtteranceEvaluator:
+    """Evaluates the utterances of one entry (``key``) with ``separator``, already set up for
+    the dataset's sample rate and the entry's operating point.
+
+    ``pricer`` (default: :func:`make_pricer`, which builds the model's MAC table) turns a trace
+    into MACs; ``metrics`` and ``pesq_mode`` are the run's metric settings.
+    """
+
+    def __init__(self, separator: Any, key: EntryKey, sample_rate: int, metrics: tuple[str, ...] | None,
+                 pesq_mode: str | None, pricer: Pricer | None = None) -> None:
+        self.separator = separator
+        self.key = key
+        self.sample_rate = int(sample_rate)
+        self.metrics = metrics
+        self.pesq_mode = pesq_mode
+        self.pricer = pricer if pricer is not None else make_pricer(separator, self.sample_rate)
+
+    def separate(self, utt: Any, inputs: InputsLookup | None = None) -> Separated:
+        """Read one utterance, run the separator, price its trace; the metric job is ready.
+
+        ``inputs`` looks up the utterance's cached input metrics (they go into the job; the
+        job computes them when there are none).
+        """
+        import torch
+
+        row = {"model": self.key.model, "dataset": self.key.dataset,
+               "operating_point": self.key.operating_point, "utt_id": utt.utt_id,
+               "duration_s": utt.duration_s, "error": ""}
+        try:
+            mixture, sources, noise = load_utterance(utt)
+        except DatasetError as exc:
+            # the layout was checked before the run; a body that fails to decode is this utterance's error
+            row["error"] = f"data: {exc}"
+            return Separated(row, None)
+        n = mixture.shape[0]
+        estimates, trace, err = None, None, ""
+        sep = self.separator
+        try:
+            with torch.no_grad():
+                sepn = sep.separate(torch.from_numpy(mixture.astype(np.float32)),
+                                    torch.from_numpy(sources.astype(np.float32)) if sep.needs_references else None)
+            est = sepn.estimates.detach().cpu().numpy().astype(np.float64)
+            if est.shape != sources.shape:
+                raise ValueError(f"estimates have shape {tuple(est.shape)}, expected {tuple(sources.shape)}")
+            if not np.all(np.isfinite(est)):
+                bad = int((~np.isfinite(est)).sum())
+                err = f"separate: {bad} non-finite sample(s) in the estimates"
+            estimates, trace = est, sepn.trace
+        except Exception as exc:  # one utterance's failure is an error row, never a lost run
+            err = f"separate: {type(exc).__name__}: {exc}"
+        grid = segment_grid(trace, n, self.sample_rate)
+        if estimates is not None:
+            seg_macs, total_macs = self.pricer(grid, n)
+        else:  # nothing was computed to completion: the count is undefined, not 0
+            seg_macs, total_macs = np.full(grid.n_segments, np.nan), math.nan
+        row.update(macs=total_macs, gmacs_per_s=total_macs / 1e9 / utt.duration_s,
+                   mean_width=float(np.mean(grid.width_of_segments())) if trace is not None else math.nan,
+                   error=err)
+        fingerprint = audio_fingerprint(mixture, sources)
+        job = MetricJob(utt.utt_id, estimates, sources, mixture, noise, grid.length, grid.hop,
+                        grid.n_segments, self.metrics, self.sample_rate, self.pesq_mode,
+                        inputs=inputs(utt.utt_id, fingerprint) if inputs is not None else None)
+        return Separated(row, job, grid, trace is not None, seg_macs, n, fingerprint)
+
+    def rows(self, done: Separated, result: MetricResult | None, error: str | None = None
+             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The utterance row and its segment rows (:func:`utterance_rows`)."""
+        return utterance_rows(done, result, self.sample_rate, error)
+
+    def evaluate(self, utt: Any, inputs: InputsLookup | None = None
+                 ) -> tuple[dict[str, Any], list[dict[str, Any]], MetricResult | None]:
+        """Separate, price, score and make the rows of one utterance, all here; also returns
+        the metric result (None when the metrics failed or the audio could not be read)."""
+        done = self.separate(utt, inputs)
+        if done.job is None:
+            row, segs = self.rows(done, None)
+            return row, segs, None
+        try:
+            result = compute_metrics(done.job)
+        except Exception as exc:  # a metric crash is this utterance's error row
+            row, segs = self.rows(done, None, f"metrics: {type(exc).__name__}: {exc}")
+            return row, segs, None
+        row, segs = self.rows(done, result)
+        return row, segs, result
