@@ -269,10 +269,25 @@ def parse_tolerances(items: Iterable[str] | None) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------- comparability
-def comparability(baseline: Mapping, new: Mapping) -> tuple[list[str], list[str]]:
-    """(reasons the two are not comparable, notes); no reasons means comparable."""
+def inference_precision(summary: Mapping) -> str:
+    """The precision a run's inference ran in (``inference.precision``, else the config's;
+    runs from before either was recorded ran in fp32)."""
+    rec = summary.get("inference") or {}
+    return str(rec.get("precision") or (summary.get("config") or {}).get("precision") or "fp32")
+
+
+def comparability(baseline: Mapping, new: Mapping, allow_precision: bool = False) -> tuple[list[str], list[str]]:
+    """(reasons the two are not comparable, notes); no reasons means comparable. Runs whose
+    inference precision differs are not comparable unless ``allow_precision``."""
     reasons: list[str] = []
     notes: list[str] = []
+    pb, pn = inference_precision(baseline), inference_precision(new)
+    if pb != pn:
+        text = f"inference precision differs (baseline {pb}, new {pn})"
+        if allow_precision:
+            notes.append(text + "; compared anyway (--allow-precision)")
+        else:
+            reasons.append(text + "; pass --allow-precision to compare them anyway")
     vb, vn = baseline.get("schema_version"), new.get("schema_version")
     if vb != vn:
         reasons.append(f"schema_version differs: baseline {vb!r}, new {vn!r}")
@@ -371,14 +386,14 @@ def config_diff(a: Any, b: Any, prefix: str = "") -> list[str]:
 
 # ---------------------------------------------------------------------- comparing
 def compare_summaries(baseline: Mapping, new: Mapping, tolerances: Mapping[str, float] | None = None,
-                      baseline_label: str = "", new_label: str = "") -> Comparison:
+                      baseline_label: str = "", new_label: str = "", allow_precision: bool = False) -> Comparison:
     """Compare two schema-v1 summaries; see the module docstring for the rules.
 
     ``tolerances`` overrides the absolute tolerance per metric name; a name that matches no
     compared metric is a :class:`UserError` (a typo would otherwise silently check nothing).
     """
     tolerances = dict(tolerances or {})
-    reasons, notes = comparability(baseline, new)
+    reasons, notes = comparability(baseline, new, allow_precision)
     info_b = _run_info(baseline, baseline_label)
     info_n = _run_info(new, new_label)
     entries_b = _entries(baseline, baseline_label or "baseline")
@@ -603,7 +618,8 @@ def _flatten(d: Mapping, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def compare_paths(baseline: str | Path, new: str | Path, tolerances: Mapping[str, float] | None = None) -> Comparison:
+def compare_paths(baseline: str | Path, new: str | Path, tolerances: Mapping[str, float] | None = None,
+                  allow_precision: bool = False) -> Comparison:
     """:func:`compare_summaries` on two run folders or summary.json files."""
     return compare_summaries(load_summary(baseline), load_summary(new), tolerances,
-                             baseline_label=str(baseline), new_label=str(new))
+                             baseline_label=str(baseline), new_label=str(new), allow_precision=allow_precision)

@@ -41,12 +41,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--markdown-file", type=Path, default=None, metavar="FILE",
                    help="also append the markdown to FILE (e.g. \"$GITHUB_STEP_SUMMARY\")")
     p.add_argument("--json-file", type=Path, default=None, metavar="FILE", help="also write the JSON to FILE")
+    p.add_argument("--allow-precision", action="store_true",
+                   help="compare runs whose inference precision differs (fp32 vs bf16/fp16) instead of "
+                        "calling them not comparable")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..compare import compare_paths, parse_tolerances
-    comparison = compare_paths(args.baseline, args.new, parse_tolerances(args.tol))
+    comparison = compare_paths(args.baseline, args.new, parse_tolerances(args.tol),
+                               allow_precision=args.allow_precision)
     if args.json:
         text = comparison.to_json()
     elif args.markdown:

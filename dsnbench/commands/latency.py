@@ -33,6 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (cuda if present)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1; never >1 with "
                    "torch.linalg in the same process)")
+    p.add_argument("--batch-size", type=int, default=1, metavar="N",
+                   help="mixtures per forward (default 1); RTF is then the batch's time over its audio")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=run)
 
@@ -43,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from ..complexity.latency import measure_latency
     from ..errors import UserError
     from ..run.loading import load_model
-    if not args.seconds > 0 or args.repeats < 1 or args.warmup < 0 or args.threads < 1:
-        raise UserError("--seconds must be > 0, --repeats >= 1, --warmup >= 0, --threads >= 1")
+    if not args.seconds > 0 or args.repeats < 1 or args.warmup < 0 or args.threads < 1 or args.batch_size < 1:
+        raise UserError("--seconds must be > 0, --repeats >= 1, --warmup >= 0, --threads >= 1, --batch-size >= 1")
     name = args.device
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -58,13 +60,15 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     sep = load_model(args.model)
     try:
-        measured = measure_latency(sep, args.seconds, args.sample_rate, device, args.repeats, args.warmup)
+        measured = measure_latency(sep, args.seconds, args.sample_rate, device, args.repeats, args.warmup,
+                                   batch_size=args.batch_size)
     except ValueError as exc:
         raise UserError(f"{args.model}: {exc}") from None
     rows, rate = measured["results"], measured["sample_rate"]
     info = {"model": getattr(sep, "name", args.model), "device": str(device),
             "threads": torch.get_num_threads() if device.type == "cpu" else None,
-            "seconds": measured["seconds"], "sample_rate": rate, "warmup": args.warmup, "results": rows}
+            "seconds": measured["seconds"], "sample_rate": rate, "warmup": args.warmup,
+            "batch_size": args.batch_size, "results": rows}
     if "macs_note" in measured:
         info["macs_note"] = measured["macs_note"]
     if args.json:
@@ -73,14 +77,17 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"model {info['model']} on {info['device']}"
           + (f" ({info['threads']} thread(s))" if info["threads"] else "")
-          + f", input {info['seconds']:g} s at {rate} Hz, warm-up {args.warmup}, {args.repeats} timed runs")
+          + f", input {args.batch_size} x {info['seconds']:g} s at {rate} Hz, warm-up {args.warmup}, "
+            f"{args.repeats} timed runs")
+    gpu = device.type == "cuda"
     head = f"{'setting':<22} {'median ms':>10} {'min ms':>9} {'p90 ms':>9} {'RTF':>8} {'GMACs/s':>9} {'ms per GMAC':>12}"
-    print(head)
+    print(head + (f" {'peak MiB':>9}" if gpu else ""))
     for r in rows:
         g = r["gmacs_per_s"]
-        per = f"{1e3 * r['median_s'] / (g * info['seconds']):.2f}" if g else "-"
+        per = f"{1e3 * r['median_s'] / (g * info['seconds'] * args.batch_size):.2f}" if g else "-"
         print(f"{r['setting']:<22} {1e3 * r['median_s']:>10.2f} {1e3 * r['min_s']:>9.2f} "
-              f"{1e3 * r['p90_s']:>9.2f} {r['rtf']:>8.4f} {('%.4f' % g) if g is not None else '-':>9} {per:>12}")
+              f"{1e3 * r['p90_s']:>9.2f} {r['rtf']:>8.4f} {('%.4f' % g) if g is not None else '-':>9} {per:>12}"
+              + (f" {r['peak_mib']:>9.1f}" if gpu else ""))
     if "macs_note" in info:
         print(info["macs_note"])
     return 0

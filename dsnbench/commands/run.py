@@ -15,6 +15,7 @@ EPILOG = """examples:
   dsnbench run experiments/sweeps/mini-sweep.yaml --dry-run       # list a sweep's entries
   dsnbench run experiments/sweeps/mini-sweep.yaml --engine dask --workers 2
   dsnbench run experiments/sweeps/mini-sweep.yaml --scheduler tcp://10.0.0.5:8786
+  dsnbench run --device auto --batch-size 8 --out runs/gpu         # on the GPU when there is one
 """
 
 
@@ -52,9 +53,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786); default with "
                         "--engine dask: a LocalCluster, one single-threaded worker process per CPU")
-    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+    p.add_argument("--unit-size", type=int, default=None, metavar="N",
                    help="dask engine: utterances per work unit (default: chunk_size, 8, or fewer so "
-                        "that every worker gets about 4 units)")
+                        "that every worker gets about 4 units; at least --batch-size)")
+    # inference (dsnbench/run/unit.py, dsnbench/models/separators.py)
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="inference device: cpu (default), cuda, cuda:N or auto (cuda when there is one)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="mixtures per inference batch, bucketed by length (default 1); a model that "
+                        "cannot take a batch runs one at a time, with a note")
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=None,
+                   help="inference precision (default fp32); part of the config hash, so compare calls runs "
+                        "of different precisions not comparable unless --allow-precision")
     p.set_defaults(func=run)
 
 
@@ -90,7 +100,7 @@ def build_document(args: argparse.Namespace) -> tuple[dict, str]:
                          for m in models]
     if args.metrics:
         doc["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    for key in ("pesq_mode", "limit", "workers"):
+    for key in ("pesq_mode", "limit", "workers", "device", "batch_size", "precision"):
         v = getattr(args, key)
         if v is not None:
             doc[key] = v
@@ -102,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     from ..run.engines import engine_options, run_experiment_with
 
     doc, name = build_document(args)
-    engine = engine_options(doc, args)  # takes engine/scheduler/batch_size out of the document
+    engine = engine_options(doc, args)  # takes engine/scheduler/unit_size out of the document
     cfg = build_config(doc, args.overrides, where=args.experiment or "command line")
     out = Path(args.out) if args.out else Path("runs") / name
     if args.dry_run:  # list the entries, evaluate nothing

@@ -12,15 +12,19 @@ from .table import build_mac_table
 
 
 def measure_latency(separator: Any, seconds: float, sample_rate: int | None, device: Any, repeats: int,
-                    warmup: int) -> dict[str, Any]:
-    """Time one forward on ``seconds`` of noise-like audio, ``repeats`` times after ``warmup``
-    untimed runs, for every setting (each width of a slimmable/DSN network, each DSN operating
-    point); the median, minimum, 90th percentile, real-time factor and GMAC/s of each.
+                    warmup: int, batch_size: int = 1) -> dict[str, Any]:
+    """Time one forward of ``batch_size`` mixtures of ``seconds`` of noise-like audio,
+    ``repeats`` times after ``warmup`` untimed runs, for every setting (each width of a
+    slimmable/DSN network, each DSN operating point); the median, minimum, 90th percentile,
+    real-time factor (time per second of audio: the batch's time over its total audio), GMAC/s
+    and, on a GPU, the peak memory of each (synchronised before and after every timed call).
     Raises ValueError when the model cannot be timed on ``device``."""
     import torch
     rate = int(sample_rate or getattr(separator, "sample_rate", None) or 8000)
     n = int(round(seconds * rate))
-    x = 0.1 * torch.randn(1, n, generator=torch.Generator().manual_seed(0))
+    if batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    x = 0.1 * torch.randn(batch_size, n, generator=torch.Generator().manual_seed(0))
     x = x.to(device)
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     try:
@@ -28,16 +32,22 @@ def measure_latency(separator: Any, seconds: float, sample_rate: int | None, dev
     except Exception as exc:  # time is still worth measuring without a count
         table, why = None, f"{type(exc).__name__}: {exc}"
     rows = []
+    cuda = device.type == "cuda"
     for label, fn, what in settings_for(separator, x, device):
+        if cuda:
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
         with torch.inference_mode():
             times = time_call(fn, repeats, warmup, sync)
             macs = _macs_of(table, separator, what, x, n)
         med = statistics.median(times)
         rows.append({"setting": label, "median_s": med, "min_s": min(times),
-                     "p90_s": float(np.percentile(times, 90)), "rtf": med / (n / rate),
+                     "p90_s": float(np.percentile(times, 90)), "rtf": med / (batch_size * n / rate),
                      "gmacs_per_s": macs / (n / rate) / 1e9 if macs is not None else None,
+                     "peak_mib": torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None,
                      "repeats": repeats})
-    info = {"seconds": n / rate, "sample_rate": rate, "results": rows}
+    info = {"seconds": n / rate, "sample_rate": rate, "batch_size": batch_size, "device": str(device),
+            "results": rows}
     if table is None:
         info["macs_note"] = f"no MAC count: {why}"
     return info
@@ -82,11 +92,11 @@ def settings_for(separator: Any, x: Any, device: Any) -> list[tuple[str, Callabl
         return out
     module = getattr(separator, "module", None)
     if module is not None and hasattr(separator, "forward_batch"):
-        module.to(device).eval()
-        return [("full", lambda: separator.forward_batch(x), None)]
+        separator.to_device(device)
+        return [("full", lambda: [separator.forward_batch(row.unsqueeze(0)) for row in x], None)]
     if device.type != "cpu":
         raise ValueError("this model can only be timed on the CPU (it has no module to move)")
-    return [("full", lambda: separator.separate(x[0].cpu()), None)]
+    return [("full", lambda: [separator.separate(row.cpu()) for row in x], None)]
 
 
 def _macs_of(table: Any, sep: Any, what: Any, x: Any, n: int) -> int | None:
@@ -107,4 +117,5 @@ def _macs_of(table: Any, sep: Any, what: Any, x: Any, n: int) -> int | None:
             total -= table.breakdown(n, k).get("gate", 0)
         return int(total)
     out = net(x, gate_mode="infer", beta=value)
-    return int(table.price_widths(n, out.width_idx[0].cpu().numpy())[1])
+    # per mixture (each its own widths), the mean over the batch
+    return int(np.mean([table.price_widths(n, w)[1] for w in out.width_idx.cpu().numpy()]))

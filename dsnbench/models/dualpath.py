@@ -74,9 +74,10 @@ GateMode = Literal["off", "train", "infer"]
 
 
 def float32_signal_path(mix: torch.Tensor) -> Any:
-    """Autocast off: under bfloat16 autocast (``precision: bf16`` training) the waveform's
-    path in and out (encoder, input stage, mask head, decoder: about 2 % of the MACs) stays in
-    float32 and only the dual-path blocks run in bf16. With it the bf16 gradient agrees with
+    """Autocast off: under bfloat16 autocast (``precision: bf16`` training or inference) the
+    waveform's path in and out (encoder, input stage, mask head, decoder: about 2 % of the
+    MACs) and the gate stay in float32 and only the dual-path blocks run in bf16 (so a DSN's
+    widths, and with them its MACs, are the same at every precision). With it the bf16 gradient agrees with
     float32 at cosine >= 0.9999 on the bundled static-1.0, without it only 0.9985-0.9994.
     Without autocast (every evaluation) it changes nothing."""
     return torch.autocast(mix.device.type, enabled=False)
@@ -583,7 +584,8 @@ class DualPathDSN(nn.Module):
 
         logits = probs = st_weights = None
         if gate_mode != "off":
-            logits = self.gate(flat).view(batch, n_seg, -1)
+            with float32_signal_path(mix):          # the width decision never depends on the precision
+                logits = self.gate(flat.float()).view(batch, n_seg, -1)
             if gate_mode == "train":
                 probs = F.gumbel_softmax(logits, tau=tau, hard=True, dim=-1)
                 width_idx = probs.argmax(-1)

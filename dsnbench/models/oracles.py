@@ -13,7 +13,18 @@ import torch
 from ..types import Separation, Separator
 
 
-class OracleMixture(Separator):
+class _OnTheCPU:
+    """Oracles compute from the references on the CPU (float64 where it matters): a run on
+    another device or precision leaves them where they are."""
+
+    device = "cpu"
+    precision = "fp32"
+
+    def to_device(self, device: object = "cpu", precision: str = "fp32") -> None:
+        return None
+
+
+class OracleMixture(_OnTheCPU, Separator):
     name = "oracle-mixture"
     family = "oracle"
     needs_references = False
@@ -32,7 +43,7 @@ class OracleMixture(Separator):
         return {"macs_per_second": 0}
 
 
-class OracleIRM(Separator):
+class OracleIRM(_OnTheCPU, Separator):
     """Ideal ratio mask; STFT with a 32 ms Hann window and 8 ms hop at any sample rate."""
 
     name = "oracle-irm"

@@ -13,6 +13,9 @@ Experiment file format (every key optional; CLI options override the file)::
     metrics: [si_snr, sdr, pesq, stoi, estoi]   # default: all registered
     limit: null                 # evaluate only the first N utterances of each dataset
     workers: 2                  # metric worker processes (one thread each)
+    device: cpu                 # inference device: cpu, cuda, cuda:N or auto
+    batch_size: 1               # mixtures per inference batch (bucketed by length)
+    precision: fp32             # inference precision: fp32, bf16 or fp16
 
 Overrides address keys by dotted path, list items by index: ``--set limit=5``,
 ``--set datasets.0.root=/data/2speakers``, ``--set models.1.operating_points=[0,1]``.
@@ -31,8 +34,12 @@ from ..documents import apply_override, load_document, parse_override  # noqa: F
 from ..errors import UserError
 from .sweep import expand_document
 
-#: keys that change how a run executes but not what it computes: left out of the hash
-RUNTIME_KEYS = ("workers", "progress", "chunk_size")
+#: keys that change how a run executes but not what it computes: left out of the hash (the
+#: device and the batch size change results only by float rounding, and are recorded in
+#: summary.json; the precision changes them more and is hashed)
+RUNTIME_KEYS = ("workers", "progress", "chunk_size", "device", "batch_size")
+#: inference precisions (``--precision``)
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,9 @@ class RunConfig:
     seed: int = 0
     workers: int = 2
     chunk_size: int = 8
+    device: str = "cpu"
+    batch_size: int = 1
+    precision: str = "fp32"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -99,6 +109,8 @@ class RunConfig:
         d = self.to_dict()
         for k in RUNTIME_KEYS:
             d.pop(k, None)
+        if d.get("precision") == "fp32":
+            d.pop("precision")       # the default: hashes of runs from before the key stay valid
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -144,7 +156,18 @@ def _dataset_spec(item: Any, where: str) -> DatasetSpec:
     return DatasetSpec(name=name, options=_freeze(item), **known)
 
 
-_TOP_KEYS = {"models", "datasets", "metrics", "pesq_mode", "limit", "seed", "workers", "chunk_size"}
+_TOP_KEYS = {"models", "datasets", "metrics", "pesq_mode", "limit", "seed", "workers", "chunk_size",
+             "device", "batch_size", "precision"}
+
+
+def check_device(value: Any, where: str) -> str:
+    """``cpu``, ``cuda``, ``cuda:N`` or ``auto``; anything else is a one-line UserError. (Whether
+    the device exists is checked when the run starts.)"""
+    import re
+    text = str(value).strip()
+    if not re.fullmatch(r"cpu|auto|cuda(:\d+)?", text):
+        raise UserError(f"{where}: device must be cpu, cuda, cuda:N or auto, got {value!r}")
+    return text
 
 
 def build_config(doc: dict, overrides: list[str] = (), where: str = "config") -> RunConfig:
@@ -179,6 +202,12 @@ def build_config(doc: dict, overrides: list[str] = (), where: str = "config") ->
     workers = int(doc.get("workers", 2))
     if workers < 1:
         raise UserError(f"{where}: workers must be at least 1, got {workers}")
+    batch_size = doc.get("batch_size", 1)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise UserError(f"{where}: batch_size must be a positive integer, got {batch_size!r}")
+    precision = str(doc.get("precision", "fp32"))
+    if precision not in PRECISIONS:
+        raise UserError(f"{where}: precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     return RunConfig(
         models=tuple(_model_spec(m, where) for m in models),
         datasets=tuple(_dataset_spec(d, where) for d in datasets),
@@ -188,4 +217,7 @@ def build_config(doc: dict, overrides: list[str] = (), where: str = "config") ->
         seed=int(doc.get("seed", 0)),
         workers=workers,
         chunk_size=int(doc.get("chunk_size", 8)),
+        device=check_device(doc.get("device", "cpu"), where),
+        batch_size=batch_size,
+        precision=precision,
     )

@@ -10,14 +10,22 @@ tables, but the work runs on Dask workers:
   ``tcp://10.0.0.5:8786``) uses a running cluster instead (started by ``dask scheduler`` /
   ``dask worker``, dask-jobqueue on SLURM, ...). Every worker must be able to import dsnbench
   and read the datasets and checkpoint files at the same absolute paths as the driver.
-- **Work units**: one unit is one entry's batch of up to ``batch_size`` utterances (default
-  the experiment's ``chunk_size``, 8, made smaller when that would give fewer than about four
-  units per worker: :func:`default_batch_size`). A worker loads the model itself from its spec (a
-  registry name or checkpoint path: model objects are never shipped), reads the audio, runs
-  the separator (so GPU workers do the inference when the separator uses one), prices the
-  trace, computes the metrics, and returns the rows. The per-utterance code is the one both
-  engines call (:class:`dsnbench.run.unit.UtteranceEvaluator`), so the rows are the same.
-  Workers run one torch thread each (``torch.set_num_threads(1)``; design section 9).
+- **Work units**: one unit is one entry's group of up to ``unit_size`` utterances of similar
+  length (the dataset's utterances sorted by length, cut into units; default the experiment's
+  ``chunk_size``, 8, made smaller when that would give fewer than about four units per worker:
+  :func:`default_unit_size`; rounded up to a multiple of the inference ``batch_size``, so a
+  unit's inference batches are those of the local engine). A worker loads the model itself
+  from its spec (a registry name or checkpoint path: model objects are never shipped), puts it
+  on the run's ``device`` in its ``precision``, reads the audio, runs the separator a batch at
+  a time, prices the traces, computes the metrics, and returns the rows. The per-utterance code
+  is the one both engines call (:class:`dsnbench.run.unit.UtteranceEvaluator`), so the rows
+  are the same. Workers run one torch thread each (``torch.set_num_threads(1)``; design
+  section 9).
+- **GPU workers**: when some workers declare the resource ``GPU`` (``dask worker ADDRESS
+  --resources GPU=1``), each unit is split in two tasks: inference (:func:`infer_unit`, which
+  asks for ``GPU=1``, so it runs only on those workers, one at a time per GPU, with one model
+  resident per worker) and scoring (:func:`score_unit`: the metrics and rows, on any worker,
+  CPU workers included). The driver needs no GPU.
 - **Input metrics** (``*_input``, which depend only on the data) are computed once per
   (dataset, batch) by an inputs task that every entry's unit of that batch depends on, so a
   sweep of ten models computes them once, not ten times. Across runs they are shared through
@@ -56,12 +64,12 @@ from ..metrics.suite import make_suite, suite_for
 from ..results import EntryKey, atomic_write_json
 from .config import ModelSpec, RunConfig
 from .engines import EngineOptions
-from .jobs import WORKER_THREAD_ENV, init_worker
+from .jobs import WORKER_THREAD_ENV, compute_metrics, init_worker
 from .loading import load_model
-from .plan import PreparedRun, prepare_run
+from .plan import PreparedRun, place_for_inference, prepare_run
 from .progress import progress_bar
 from .summary import build_summary, finalize
-from .unit import UtteranceEvaluator, make_pricer
+from .unit import UtteranceEvaluator, length_batches, make_pricer, utterance_rows
 
 #: set in every LocalCluster worker before it starts, so numpy's BLAS runs one thread: with more,
 #: matrix products sum in another order and values differ in the last bits from run to run
@@ -110,7 +118,9 @@ class InputsResult:
 
 @dataclass(frozen=True)
 class WorkUnit:
-    """One entry's batch of utterances: separate + metrics on a worker."""
+    """One entry's group of utterances: separate + metrics on a worker (or inference on a GPU
+    worker, then scoring on any). ``members`` are all the group's utterances (they fix the
+    inference batches), ``utterances`` those still to be committed."""
 
     index: int
     cfg: RunConfig
@@ -119,6 +129,7 @@ class WorkUnit:
     batch: int
     utterances: tuple[Any, ...]
     sample_rate: int
+    members: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -132,7 +143,18 @@ class UnitResult:
     started: float
     seconds: float
     cpu_s: float = 0.0  # CPU time of this worker process during the unit (seconds / cpu_s: contention)
+    inference_worker: str | None = None  # where infer_unit ran (GPU routing), None: here
 
+
+@dataclass
+class Inferred:
+    """What :func:`infer_unit` hands to :func:`score_unit`: the separated utterances (their
+    metric jobs carry the arrays) of one unit."""
+
+    index: int
+    separated: list[Any]
+    worker: str
+    seconds: float
 
 # ---------------------------------------------------------------------------------------------
 # worker side
@@ -162,8 +184,9 @@ def _worker_address() -> tuple[str, str, int]:
     return addr, socket.gethostname(), os.getpid()
 
 
-def _worker_model(spec: ModelSpec) -> Any:
-    """The separator of ``spec`` for this thread, loaded once (LRU of MODEL_CACHE_SIZE)."""
+def _worker_model(spec: ModelSpec, cfg: RunConfig) -> Any:
+    """The separator of ``spec`` for this thread, loaded once (LRU of MODEL_CACHE_SIZE) and
+    placed on the run's device in its precision; on a GPU only one model stays resident."""
     key = (spec, threading.get_ident())
     with _LOCK:
         sep = _MODELS.get(key)
@@ -171,9 +194,11 @@ def _worker_model(spec: ModelSpec) -> Any:
             _MODELS.move_to_end(key)
             return sep
     sep = load_model(spec)
+    place_for_inference(sep, cfg)
+    on_gpu = str(getattr(sep, "device", "cpu")).startswith("cuda")
     with _LOCK:
         _MODELS[key] = sep
-        while len(_MODELS) > MODEL_CACHE_SIZE:
+        while len(_MODELS) > (1 if on_gpu else MODEL_CACHE_SIZE):
             old, _ = _MODELS.popitem(last=False)
             for k in [k for k in _PRICERS if k[0] == old]:
                 del _PRICERS[k]
@@ -234,6 +259,46 @@ def compute_inputs(job: InputsJob) -> InputsResult:
     return InputsResult(job.dataset, values, computed, hits, _worker_address()[0], time.perf_counter() - t0)
 
 
+def _unit_evaluator(unit: WorkUnit) -> Any:
+    key = unit.key
+    sep = _worker_model(unit.spec, unit.cfg)
+    sep.prepare(unit.sample_rate)
+    sep.set_operating_point(key.operating_point)
+    return UtteranceEvaluator(sep, key, unit.sample_rate, unit.cfg.metrics, unit.cfg.pesq_mode,
+                              pricer=_worker_pricer(unit.spec, sep, unit.sample_rate, key.operating_point))
+
+
+def _separate_unit(evaluator: Any, unit: WorkUnit, inputs: InputsResult | None) -> list[Any]:
+    """The unit's utterances separated in the run's inference batches (the batches of the
+    whole group, so a resumed unit computes what an uninterrupted one did); those still to be
+    committed, in order."""
+    shared = inputs.values if inputs is not None else {}
+    wanted = {u.utt_id for u in unit.utterances}
+    members = unit.members or unit.utterances
+    size = unit.cfg.batch_size if getattr(evaluator.separator, "batchable", False) else 1
+    out = []
+    for batch in length_batches(members, size):
+        out += [d for d in evaluator.separate_batch(batch, lambda uid, fp: shared.get(uid))
+                if d.row["utt_id"] in wanted]
+    return out
+
+
+def _score(evaluator_rows: Callable, separated: list[Any]) -> tuple[list[dict], list[dict]]:
+    utt_rows: list[dict] = []
+    seg_rows: list[dict] = []
+    for done in separated:
+        result, error = None, None
+        if done.job is not None:
+            try:
+                result = compute_metrics(done.job)
+            except Exception as exc:  # a metric crash is this utterance's error row
+                error = f"metrics: {type(exc).__name__}: {exc}"
+        row, segs = evaluator_rows(done, result, error)
+        utt_rows.append(row)
+        seg_rows.extend(segs)
+    return utt_rows, seg_rows
+
+
 def run_unit(unit: WorkUnit, inputs: InputsResult | None = None) -> UnitResult:
     """Separate and evaluate one unit's utterances on this worker; returns its rows.
 
@@ -245,22 +310,41 @@ def run_unit(unit: WorkUnit, inputs: InputsResult | None = None) -> UnitResult:
     started = time.time()
     t0 = time.perf_counter()
     cpu0 = time.process_time()
-    key = unit.key
-    sep = _worker_model(unit.spec)
-    sep.prepare(unit.sample_rate)
-    sep.set_operating_point(key.operating_point)
-    evaluator = UtteranceEvaluator(sep, key, unit.sample_rate, unit.cfg.metrics, unit.cfg.pesq_mode,
-                                   pricer=_worker_pricer(unit.spec, sep, unit.sample_rate, key.operating_point))
-    shared = inputs.values if inputs is not None else {}
-    utt_rows: list[dict] = []
-    seg_rows: list[dict] = []
-    for utt in unit.utterances:
-        row, segs, _ = evaluator.evaluate(utt, lambda uid, fp: shared.get(uid))
-        utt_rows.append(row)
-        seg_rows.extend(segs)
+    evaluator = _unit_evaluator(unit)
+    utt_rows, seg_rows = _score(evaluator.rows, _separate_unit(evaluator, unit, inputs))
     addr, host, pid = _worker_address()
     return UnitResult(unit.index, utt_rows, seg_rows, addr, host, pid, started,
                       time.perf_counter() - t0, time.process_time() - cpu0)
+
+
+def infer_unit(unit: WorkUnit, inputs: InputsResult | None = None) -> Inferred:
+    """The inference half of a unit (on a GPU worker): separate and price its utterances."""
+    _worker_setup()
+    t0 = time.perf_counter()
+    evaluator = _unit_evaluator(unit)
+    separated = _separate_unit(evaluator, unit, inputs)
+    return Inferred(unit.index, separated, _worker_address()[0], time.perf_counter() - t0)
+
+
+def score_unit(unit: WorkUnit, inferred: Inferred) -> UnitResult:
+    """The scoring half of a unit (on any worker): metrics and rows of what
+    :func:`infer_unit` separated. Needs no model: the rows come from the separations."""
+    _worker_setup()
+    started = time.time()
+    t0 = time.perf_counter()
+    cpu0 = time.process_time()
+    rows = lambda done, result, error=None: utterance_rows(done, result, unit.sample_rate, error)  # noqa: E731
+    utt_rows, seg_rows = _score(rows, inferred.separated)
+    addr, host, pid = _worker_address()
+    return UnitResult(unit.index, utt_rows, seg_rows, addr, host, pid, started,
+                      time.perf_counter() - t0 + inferred.seconds, time.process_time() - cpu0,
+                      inference_worker=inferred.worker)
+
+
+def gpu_workers(client: Any) -> list[str]:
+    """Addresses of the workers that declare the ``GPU`` resource."""
+    info = client.scheduler_info().get("workers", {})
+    return sorted(a for a, w in info.items() if (w.get("resources") or {}).get("GPU", 0) > 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,6 +369,7 @@ class _WorkerStats:
     cpu_s: float = 0.0
     input_units: int = 0
     input_s: float = 0.0
+    inference_units: int = 0    # units whose inference ran here (GPU routing)
 
 
 def _shippable_spec(spec: ModelSpec) -> ModelSpec:
@@ -319,20 +404,20 @@ def _connect(options: EngineOptions) -> tuple[Any, Any, str]:
     return client, cluster, f"LocalCluster of {n} worker process(es) x 1 thread on 127.0.0.1"
 
 
-def default_batch_size(n_utterances: int, n_workers: int, chunk_size: int) -> int:
+def default_unit_size(n_utterances: int, n_workers: int, chunk_size: int) -> int:
     """Utterances per unit: the config's chunk size, smaller when that would leave fewer than
     about four units per worker (so a small run still keeps every worker busy)."""
     return max(1, min(chunk_size, math.ceil(n_utterances / (4 * max(1, n_workers)))))
 
 
-def _make_units(run: PreparedRun, batch_size: int
+def _make_units(run: PreparedRun, unit_size: int
                 ) -> tuple[list[WorkUnit], dict[EntryKey, _EntryProgress], dict[tuple[str, int], dict[str, Any]]]:
     """The work units in plan order; per entry its progress; per (dataset, batch) the
-    utterances whose input metrics some unit needs. Batches are cut from the whole manifest, so
-    every entry's batch ``b`` of a dataset holds the same utterances and shares its inputs."""
+    utterances whose input metrics some unit needs. Groups are cut from the whole manifest
+    sorted by length (:func:`dsnbench.run.unit.length_batches`), so every entry's group ``b``
+    of a dataset holds the same utterances and shares its inputs."""
     manifests = run.plan.manifests
-    batches = {d: [tuple(m.utterances[i:i + batch_size]) for i in range(0, len(m), batch_size)]
-               for d, m in manifests.items()}
+    batches = {d: [tuple(b) for b in length_batches(m.utterances, unit_size)] for d, m in manifests.items()}
     units: list[WorkUnit] = []
     entries: dict[EntryKey, _EntryProgress] = {}
     needed: dict[tuple[str, int], dict[str, Any]] = {}
@@ -345,7 +430,7 @@ def _make_units(run: PreparedRun, batch_size: int
             if not todo:
                 continue
             n_entry += len(todo)
-            units.append(WorkUnit(len(units), run.cfg, _shippable_spec(spec), key, b, todo, sr))
+            units.append(WorkUnit(len(units), run.cfg, _shippable_spec(spec), key, b, todo, sr, batch))
             needed.setdefault((key.dataset, b), {}).update({u.utt_id: u for u in todo})
         if n_entry:
             entries[key] = _EntryProgress(total=n_entry)
@@ -394,13 +479,16 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
         report["scheduler"] = client.scheduler.address
         try:
             workers_at_start = set(client.scheduler_info()["workers"])
-            batch_size = options.batch_size or default_batch_size(todo_total, len(workers_at_start),
-                                                                  cfg.chunk_size)
-            units, entries, needed = _make_units(run, batch_size)
+            unit_size = options.unit_size or default_unit_size(todo_total, len(workers_at_start), cfg.chunk_size)
+            unit_size = -(-unit_size // cfg.batch_size) * cfg.batch_size   # whole inference batches
+            units, entries, needed = _make_units(run, unit_size)
             total_utts = sum(len(u.utterances) for u in units)
-            report.update(batch_size=batch_size, units=len(units), workers_at_start=len(workers_at_start))
-            log(f"dask engine: {where}; {len(units)} units of <= {batch_size} utterances, "
-                f"{len(entries)} entries, {total_utts} utterances")
+            gpus = gpu_workers(client)
+            report.update(unit_size=unit_size, units=len(units), workers_at_start=len(workers_at_start),
+                          gpu_workers=gpus)
+            log(f"dask engine: {where}; {len(units)} units of <= {unit_size} utterances, "
+                f"{len(entries)} entries, {total_utts} utterances"
+                + (f"; inference on the {len(gpus)} GPU worker(s), metrics on any" if gpus else ""))
             token = uuid.uuid4().hex[:8]
             inputs_futures: dict[tuple[str, int], Any] = {}
             for (dname, b), utts in needed.items():
@@ -416,9 +504,17 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
             for f in inputs_futures.values():
                 by_key[f.key] = ("inputs", None)
             unit_futures = []
+
+            def submit(u: WorkUnit, inputs: Any, suffix: str = "") -> Any:
+                """The unit as one task, or with GPU workers as inference (GPU=1) + scoring."""
+                name = f"dsnbench-unit-{token}-{u.index}{suffix}"
+                if not gpus:
+                    return client.submit(run_unit, u, inputs, key=name, pure=False, retries=1)
+                inferred = client.submit(infer_unit, u, inputs, key=name + "-infer", pure=False, retries=1,
+                                         resources={"GPU": 1})
+                return client.submit(score_unit, u, inferred, key=name, pure=False, retries=1)
             for u in units:
-                f = client.submit(run_unit, u, inputs_futures.get((u.key.dataset, u.batch)),
-                                  key=f"dsnbench-unit-{token}-{u.index}", pure=False, retries=1)
+                f = submit(u, inputs_futures.get((u.key.dataset, u.batch)))
                 by_key[f.key] = ("unit", u)
                 unit_futures.append(f)
             self_retried: set[int] = set()
@@ -441,8 +537,7 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
                         fut.release()
                         if unit.index not in self_retried:
                             self_retried.add(unit.index)  # once more, computing its own inputs
-                            again = client.submit(run_unit, unit, None, pure=False, retries=1,
-                                                  key=f"dsnbench-unit-{token}-{unit.index}-again")
+                            again = submit(unit, None, "-again")
                             by_key[again.key] = ("unit", unit)
                             pending.add(again)
                         else:
@@ -473,7 +568,7 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
     report["workers"] = {a: {"host": s.host, "units": s.units, "utterances": s.utterances,
                              "busy_s": round(s.busy_s, 3), "cpu_s": round(s.cpu_s, 3),
                              "input_tasks": s.input_units,
-                             "input_s": round(s.input_s, 3)}
+                             "input_s": round(s.input_s, 3), "inference_units": s.inference_units}
                          for a, s in sorted(worker_stats.items())}
     report["entries"] = [{"model": k.model, "dataset": k.dataset, "operating_point": k.operating_point,
                           "utterances": e.done, "units": e.units, "busy_s": round(e.busy_s, 3),
@@ -530,6 +625,8 @@ def _account(unit: WorkUnit, res: UnitResult, entries: dict, worker_stats: dict,
     s.utterances += len(res.utt_rows)
     s.busy_s += res.seconds
     s.cpu_s += res.cpu_s
+    if res.inference_worker is not None:
+        worker_stats.setdefault(res.inference_worker, _WorkerStats(host="?")).inference_units += 1
     bar.update(len(res.utt_rows))
     if e.done < e.total:
         return

@@ -1,5 +1,5 @@
 """Which engine runs an experiment, and how: the options of ``--engine``, ``--scheduler``,
-``--batch-size`` and ``--workers``, and the registry of engines.
+``--unit-size`` and ``--workers``, and the registry of engines.
 
 Which engine by default: ``local`` (the process pool, no cluster start-up: best for one small
 run); ``dask`` when ``--scheduler`` is given or the experiment file says ``engine: dask`` (the
@@ -26,7 +26,7 @@ ENGINES.register("dask", "dsnbench.run.dask_engine:run_experiment_dask",
 
 #: experiment-file keys that choose how a run executes (popped before the config is built, so
 #: they never enter the config hash: the same experiment on either engine is the same run)
-ENGINE_KEYS = ("engine", "scheduler", "batch_size")
+ENGINE_KEYS = ("engine", "scheduler", "unit_size")
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,11 @@ class EngineOptions:
     name: str = "local"
     scheduler: str | None = None     # address of a running Dask scheduler
     n_workers: int | None = None     # LocalCluster worker processes (None: one per usable CPU)
-    batch_size: int | None = None    # utterances per work unit (None: the engine's default)
+    unit_size: int | None = None     # utterances per work unit (None: the engine's default)
 
 
 def engine_options(doc: dict, args: argparse.Namespace | None = None) -> EngineOptions:
-    """Engine options from the CLI (``--engine``, ``--scheduler``, ``--batch-size``,
+    """Engine options from the CLI (``--engine``, ``--scheduler``, ``--unit-size``,
     ``--workers``) and the experiment document; removes the engine keys from ``doc``."""
     file_opts = {k: doc.pop(k) for k in ENGINE_KEYS if k in doc}
     cli = (lambda k: getattr(args, k, None)) if args is not None else (lambda k: None)
@@ -50,11 +50,11 @@ def engine_options(doc: dict, args: argparse.Namespace | None = None) -> EngineO
         raise UserError(f"engine must be one of {', '.join(ENGINES.in_order())}, got {name!r}")
     if scheduler and name != "dask":
         raise UserError("--scheduler needs the dask engine (--engine dask)")
-    batch = cli("batch_size")
+    batch = cli("unit_size")
     if batch is None:
-        batch = file_opts.get("batch_size")
-    if batch is not None and (not isinstance(batch, int) or batch < 1):
-        raise UserError(f"batch_size must be a positive integer, got {batch!r}")
+        batch = file_opts.get("unit_size")
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+        raise UserError(f"unit_size must be a positive integer, got {batch!r}")
     workers = cli("workers")
     if workers is None:
         workers = doc.get("workers")

@@ -9,6 +9,7 @@ same ``--out`` continues where it stopped and ends with the same tables.
 """
 from __future__ import annotations
 
+import sys
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable
@@ -23,7 +24,17 @@ from .plan import PreparedRun, prepare_run
 from .pool import InlineExecutor, make_executor
 from .progress import progress_bar
 from .summary import build_summary, finalize
-from .unit import UtteranceEvaluator
+from .unit import UtteranceEvaluator, length_batches
+
+
+_NOTED: set[str] = set()
+
+
+def note_once(message: str) -> None:
+    """A one-line note on stderr, once per process."""
+    if message not in _NOTED:
+        _NOTED.add(message)
+        print(message, file=sys.stderr)
 
 
 def run_experiment(cfg: RunConfig, out: str | Path, options: Any = None, *, progress: bool = True,
@@ -53,16 +64,23 @@ def run_experiment(cfg: RunConfig, out: str | Path, options: Any = None, *, prog
 
 
 def _run_entry(run: PreparedRun, key: EntryKey, todo: list, executor: Any, bar: Any) -> None:
-    """Separate each utterance here, compute metrics in the pool, commit in chunks."""
+    """Separate the utterances here, a batch at a time (``batch_size``, on ``device``), while
+    the pool computes the metrics of the batches before; commit in chunks."""
     cfg, store = run.cfg, run.folder.store
     manifest = run.plan.manifests[key.dataset]
     run.plan.check_entry(key)
-    evaluator = UtteranceEvaluator(run.plan.separator(key), key, manifest.sample_rate, cfg.metrics, cfg.pesq_mode)
+    sep = run.plan.separator(key)
+    evaluator = UtteranceEvaluator(sep, key, manifest.sample_rate, cfg.metrics, cfg.pesq_mode)
+    batch_size = cfg.batch_size
+    if batch_size > 1 and not getattr(sep, "batchable", False):
+        note_once(f"dsnbench run: model {key.model!r} cannot take a batch; it runs one mixture at a time")
+        batch_size = 1
     cache = InputCache(manifest.hash(), make_suite(cfg.metrics, manifest.sample_rate, cfg.pesq_mode).settings())
     pending: list = []  # (separated, future)
     utt_rows: list[dict] = []
     seg_rows: list[dict] = []
-    window = 0 if isinstance(executor, InlineExecutor) else 2 * cfg.workers
+    # inference of the next batch runs while up to this many metric jobs wait in the pool
+    window = 0 if isinstance(executor, InlineExecutor) else 2 * cfg.workers + batch_size
 
     def drain(block_until: int) -> None:
         while len(pending) > block_until:
@@ -101,12 +119,21 @@ def _run_entry(run: PreparedRun, key: EntryKey, todo: list, executor: Any, bar: 
         utt_rows.clear()
         seg_rows.clear()
 
+    wanted = {u.utt_id for u in todo}
+    lookup = lambda uid, fp: cache.get(uid, fingerprint=fp)  # noqa: E731
     try:
-        for utt in todo:
-            done = evaluator.separate(utt, lambda uid, fp: cache.get(uid, fingerprint=fp))
-            if done.job is None:
-                keep(*evaluator.rows(done, None))
-            else:
+        if batch_size == 1:
+            batches = [[u] for u in todo]
+        else:
+            batches = [b for b in length_batches(run.plan.manifests[key.dataset].utterances, batch_size)
+                       if any(u.utt_id in wanted for u in b)]
+        for batch in batches:
+            for done in evaluator.separate_batch(batch, lookup):
+                if done.row["utt_id"] not in wanted:
+                    continue  # committed before the run was stopped; run again only to fill the batch
+                if done.job is None:
+                    keep(*evaluator.rows(done, None))
+                    continue
                 try:
                     fut = executor.submit(compute_metrics, done.job)
                 except BrokenProcessPool:

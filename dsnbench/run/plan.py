@@ -119,11 +119,37 @@ class PreparedRun:
         return sum(len(self.todo(k)) for k in self.plan.keys)
 
 
+def place_for_inference(sep: Any, cfg: RunConfig) -> None:
+    """Put the separator on the run's device in its precision (its MAC table is built before,
+    on the CPU, and does not depend on either). A model that cannot run there is a UserError."""
+    try:
+        sep.to_device(resolve_device(cfg.device), cfg.precision)
+    except ValueError as exc:
+        raise UserError(f"model {sep.name!r}: {exc}") from None
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is usable, else ``cpu``; ``cuda``/``cuda:N`` without one
+    is a one-line UserError."""
+    import torch
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UserError(f"device {name!r}: this torch sees no usable CUDA device")
+        index = int(name.split(":")[1]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            raise UserError(f"device {name!r}: there are {torch.cuda.device_count()} CUDA device(s)")
+    return name
+
+
 def prepare_run(cfg: RunConfig, out: str | Path) -> PreparedRun:
     """Everything checked before work starts, for every engine: models loaded (names checked),
     datasets read and validated, every entry with work left set up once on its model, the run
     folder claimed for this config, and the utterances already committed there."""
     models = load_models(cfg)
+    for _, sep in models.values():
+        place_for_inference(sep, cfg)
     manifests = load_datasets(cfg)
     folder = RunFolder(Path(out), cfg)
     run = PreparedRun(cfg, Path(out), Plan.of(models, manifests), folder)

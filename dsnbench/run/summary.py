@@ -53,11 +53,21 @@ def git_commit() -> str:
     return "unknown"
 
 
-def device_description() -> str:
+def device_description(device: str = "cpu") -> str:
+    """The device inference ran on, with its name (``cuda:0: NVIDIA H200``, ``cpu: x86_64``)."""
     import torch
-    if torch.cuda.is_available():
-        return f"cuda: {torch.cuda.get_device_name(0)}"
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and torch.cuda.is_available():
+        index = int(device.split(":")[1]) if ":" in device else 0
+        return f"cuda:{index}: {torch.cuda.get_device_name(index)}"
     return f"cpu: {platform.processor() or platform.machine()}"
+
+
+def inference_record(cfg: RunConfig) -> dict:
+    """How inference ran (summary.json ``inference``): device, precision, batch size. The
+    precision is also in the config hash, so compare refuses runs of different precisions."""
+    return {"device": device_description(cfg.device), "precision": cfg.precision, "batch_size": cfg.batch_size}
 
 
 def metrics_meta(metric_names: Iterable[str]) -> dict[str, dict]:
@@ -151,7 +161,7 @@ def build_summary(cfg: RunConfig, created: str, plan: Any, store: PartStore) -> 
     return summary_document(
         created=created, run_id=f"{created.replace(':', '').replace('-', '')[:15]}-{ch[:8]}",
         config=cfg.to_dict(), config_hash=ch, git_commit=git_commit(), versions=versions(),
-        device=device_description(),
+        device=device_description(cfg.device), inference=inference_record(cfg),
         datasets={name: {"manifest_hash": m.hash(), "n_utterances": len(m), "sample_rate": m.sample_rate,
                          "info": jsonable(m.info), "warnings": list(m.warnings)}
                   for name, m in plan.manifests.items()},

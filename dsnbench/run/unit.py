@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -31,6 +31,20 @@ from .jobs import MetricJob, MetricResult, compute_metrics
 Pricer = Callable[[SegmentTrace, int], "tuple[np.ndarray, float]"]
 #: (utt_id, audio fingerprint) -> the utterance's cached input metrics, or None
 InputsLookup = Callable[[str, str], Any]
+
+
+def build_mac_table_on_cpu(separator: Any) -> Any:
+    """The separator's MAC table, traced on the CPU in float32 whatever device and precision
+    it runs inference in (MACs depend on neither), then put back where it was."""
+    from ..complexity import build_mac_table
+    device, precision = str(getattr(separator, "device", "cpu")), getattr(separator, "precision", "fp32")
+    if device == "cpu" and precision == "fp32":
+        return build_mac_table(separator)
+    separator.to_device("cpu", "fp32")
+    try:
+        return build_mac_table(separator)
+    finally:
+        separator.to_device(device, precision)
 
 
 def make_pricer(separator: Any, sample_rate: int) -> Pricer:
@@ -50,13 +64,21 @@ def make_pricer(separator: Any, sample_rate: int) -> Pricer:
             total = rate * n / sample_rate
             return np.full(trace.n_segments, total / trace.n_segments), total
         return by_rate
-    from ..complexity import build_mac_table
-    table = build_mac_table(separator)
+    table = build_mac_table_on_cpu(separator)
 
     def by_table(trace: SegmentTrace, n: int) -> tuple[np.ndarray, float]:
         priced = table.price(trace, n)
         return np.asarray(priced.macs_per_segment, dtype=np.float64), float(priced.total_macs)
     return by_table
+
+
+def length_batches(utterances: Sequence[Any], batch_size: int) -> list[list[Any]]:
+    """The inference batches of an entry: its utterances sorted by length (then id) and cut
+    into groups of ``batch_size``, so a batch pads little. Made from all the entry's
+    utterances, done or not, so a resumed run forms the same batches (and, since a batch's
+    padding can change the last float bits, the same numbers) as an uninterrupted one."""
+    ordered = sorted(utterances, key=lambda u: (u.n_samples, u.utt_id))
+    return [ordered[i:i + batch_size] for i in range(0, len(ordered), max(1, batch_size))]
 
 
 def segment_grid(trace: SegmentTrace | None, n_samples: int, sample_rate: int) -> SegmentTrace:
@@ -66,6 +88,12 @@ def segment_grid(trace: SegmentTrace | None, n_samples: int, sample_rate: int) -
         return trace
     length, hop = default_grid(sample_rate)
     return SegmentTrace.constant(n_samples, length, hop, width=float("nan"))
+
+
+def _release_accelerator_memory() -> None:
+    import torch
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def join_errors(first: str | None, second: str) -> str:
@@ -151,31 +179,82 @@ class UtteranceEvaluator:
         ``inputs`` looks up the utterance's cached input metrics (they go into the job; the
         job computes them when there are none).
         """
+        return self.separate_batch([utt], inputs)[0]
+
+    def separate_batch(self, utts: Sequence[Any], inputs: InputsLookup | None = None) -> list[Separated]:
+        """:meth:`separate` of several utterances with one call of the separator's
+        ``separate_batch`` (one forward for a batchable model). A batch that runs out of
+        accelerator memory is split in halves and retried, down to one utterance; one that
+        does not fit alone is that utterance's error row. Each result is what
+        :meth:`separate` gives for the utterance alone (to float rounding)."""
+        loaded: list[tuple[Any, dict, Any]] = []
+        for utt in utts:
+            row = {"model": self.key.model, "dataset": self.key.dataset,
+                   "operating_point": self.key.operating_point, "utt_id": utt.utt_id,
+                   "duration_s": utt.duration_s, "error": ""}
+            try:
+                audio = load_utterance(utt)
+            except DatasetError as exc:
+                # the layout was checked before the run; a body that fails to decode is this utterance's error
+                row["error"] = f"data: {exc}"
+                audio = None
+            loaded.append((utt, row, audio))
+        ready = [(utt, row, audio) for utt, row, audio in loaded if audio is not None]
+        outcomes = dict(zip([id(x[0]) for x in ready], self._run_separator([a for _, _, a in ready])))
+        out = []
+        for utt, row, audio in loaded:
+            if audio is None:
+                out.append(Separated(row, None))
+            else:
+                out.append(self._finish(utt, row, audio, outcomes[id(utt)], inputs))
+        return out
+
+    def _run_separator(self, audios: list[tuple]) -> list[Any]:
+        """The separator on each (mixture, sources, noise): a Separation or the exception it
+        raised, per utterance. Out of accelerator memory: halves, then one at a time."""
         import torch
 
-        row = {"model": self.key.model, "dataset": self.key.dataset,
-               "operating_point": self.key.operating_point, "utt_id": utt.utt_id,
-               "duration_s": utt.duration_s, "error": ""}
-        try:
-            mixture, sources, noise = load_utterance(utt)
-        except DatasetError as exc:
-            # the layout was checked before the run; a body that fails to decode is this utterance's error
-            row["error"] = f"data: {exc}"
-            return Separated(row, None)
-        n = mixture.shape[0]
-        estimates, trace, err = None, None, ""
+        if not audios:
+            return []
         sep = self.separator
+        mixes = [torch.from_numpy(m.astype(np.float32)) for m, _, _ in audios]
+        refs = [torch.from_numpy(s.astype(np.float32)) for _, s, _ in audios] if sep.needs_references else None
         try:
             with torch.no_grad():
-                sepn = sep.separate(torch.from_numpy(mixture.astype(np.float32)),
-                                    torch.from_numpy(sources.astype(np.float32)) if sep.needs_references else None)
-            est = sepn.estimates.detach().cpu().numpy().astype(np.float64)
+                if len(audios) == 1:
+                    return [sep.separate(mixes[0], refs[0] if refs is not None else None)]
+                return list(sep.separate_batch(mixes, refs))
+        except torch.OutOfMemoryError as exc:
+            if len(audios) == 1:
+                return [MemoryError(f"out of memory on the device even for this utterance alone "
+                                    f"({' '.join(str(exc).split())[:160]})")]
+            _release_accelerator_memory()
+            half = len(audios) // 2
+            return self._run_separator(audios[:half]) + self._run_separator(audios[half:])
+        except Exception as exc:  # one utterance's failure is an error row, never a lost run
+            if len(audios) == 1:
+                return [exc]
+            # a batch that failed: each utterance alone, so only the failing one carries the error
+            return [x for a in audios for x in self._run_separator([a])]
+
+    def _finish(self, utt: Any, row: dict, audio: tuple, outcome: Any, inputs: InputsLookup | None) -> Separated:
+        """Check and price one separation (or record why it failed); build the metric job."""
+        mixture, sources, noise = audio
+        n = mixture.shape[0]
+        estimates, trace, err = None, None, ""
+        try:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            est = outcome.estimates
+            if not est.is_floating_point():
+                raise TypeError(f"estimates are {est.dtype}, expected floating point samples")
+            est = est.detach().cpu().numpy().astype(np.float64)
             if est.shape != sources.shape:
                 raise ValueError(f"estimates have shape {tuple(est.shape)}, expected {tuple(sources.shape)}")
             if not np.all(np.isfinite(est)):
                 bad = int((~np.isfinite(est)).sum())
                 err = f"separate: {bad} non-finite sample(s) in the estimates"
-            estimates, trace = est, sepn.trace
+            estimates, trace = est, outcome.trace
         except Exception as exc:  # one utterance's failure is an error row, never a lost run
             err = f"separate: {type(exc).__name__}: {exc}"
         grid = segment_grid(trace, n, self.sample_rate)

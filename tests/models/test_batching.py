@@ -88,7 +88,7 @@ def test_oracles_batch() -> None:
     assert irm.batchable and OracleMixture().batchable
 
 
-def test_a_model_that_cannot_batch_runs_one_at_a_time_and_stays_on_the_cpu(tmp_path: Path) -> None:
+def test_a_model_that_cannot_batch_runs_one_at_a_time(tmp_path: Path) -> None:
     from tests.models.adapter_fixture_models import TinyMaskNet
     from dsnbench.run.loading import load_model
     torch.manual_seed(1)
@@ -96,10 +96,26 @@ def test_a_model_that_cannot_batch_runs_one_at_a_time_and_stays_on_the_cpu(tmp_p
     torch.save(TinyMaskNet(channels=8).state_dict(), path)
     sep = load_model(f"class:tests.models.adapter_fixture_models:TinyMaskNet@{path}")
     assert not sep.batchable
-    _assert_batch_equals_alone(sep, _mixtures(seed=6))
-    with pytest.raises(ValueError, match="CPU in fp32 only"):
-        sep.to_device("cuda", "fp32")
+    alone = _assert_batch_equals_alone(sep, _mixtures(seed=6))
+    sep.to_device("cpu", "bf16")              # an adapter's module runs under autocast
+    low = sep.separate_batch(_mixtures(seed=6))
+    assert all(float((a.estimates - b.estimates).abs().max()) < 0.05 for a, b in zip(alone, low))
+
+
+def test_a_separator_without_device_support_says_so() -> None:
+    from dsnbench.types import Separation, Separator
+
+    class Plain(Separator):
+        name = "plain"
+
+        def separate(self, mixture, references=None):
+            return Separation(mixture.unsqueeze(0).repeat(2, 1))
+    sep = Plain()
     sep.to_device("cpu", "fp32")
+    with pytest.raises(ValueError, match="runs on the CPU in fp32 only"):
+        sep.to_device("cuda", "fp32")
+    with pytest.raises(ValueError, match="runs on the CPU in fp32 only"):
+        sep.to_device("cpu", "bf16")
 
 
 def test_inference_precision_and_device_are_settable() -> None:

@@ -92,7 +92,7 @@ def _same_tables(run, ref) -> None:
 
 
 def _opts(cluster, batch_size=2) -> EngineOptions:
-    return EngineOptions(name="dask", scheduler=cluster.scheduler_address, batch_size=batch_size)
+    return EngineOptions(name="dask", scheduler=cluster.scheduler_address, unit_size=batch_size)
 
 
 def test_sweep_on_two_workers_gives_the_single_process_tables(cluster, sweep_cfg, reference, tmp_path):

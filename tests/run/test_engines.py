@@ -9,8 +9,8 @@ from dsnbench.run.engines import EngineOptions, engine_options
 
 def test_engine_options_from_file_and_cli():
     import argparse
-    ns = lambda **kw: argparse.Namespace(**{**dict(engine=None, scheduler=None, batch_size=None, workers=None), **kw})
-    doc = {"engine": "dask", "batch_size": 4, "workers": 3, "models": ["m"]}
+    ns = lambda **kw: argparse.Namespace(**{**dict(engine=None, scheduler=None, unit_size=None, workers=None), **kw})
+    doc = {"engine": "dask", "unit_size": 4, "workers": 3, "models": ["m"]}
     assert engine_options(doc, ns()) == EngineOptions("dask", None, 3, 4)
     assert doc == {"workers": 3, "models": ["m"]}  # engine keys never reach the config (or its hash)
     assert engine_options({}, ns()).name == "local"  # the default for a plain run
@@ -20,10 +20,10 @@ def test_engine_options_from_file_and_cli():
         engine_options({}, ns(engine="local", scheduler="tcp://h:8786"))
     with pytest.raises(UserError, match="engine must be one of local, dask"):
         engine_options({"engine": "spark"}, ns())
-    with pytest.raises(UserError, match="batch_size must be a positive integer"):
-        engine_options({"batch_size": 0}, ns())
-    with pytest.raises(UserError, match="batch_size must be a positive integer"):
-        engine_options({"batch_size": 4}, ns(batch_size=0))  # --batch-size 0 is not "unset"
+    with pytest.raises(UserError, match="unit_size must be a positive integer"):
+        engine_options({"unit_size": 0}, ns())
+    with pytest.raises(UserError, match="unit_size must be a positive integer"):
+        engine_options({"unit_size": 4}, ns(unit_size=0))  # --unit-size 0 is not "unset"
 
 
 def test_engines_are_registered_and_dispatched_by_name(tmp_path, monkeypatch):

@@ -59,9 +59,27 @@ class ModuleSeparator(Separator):
         self._length_features = length_features
         self.source = source
 
+    device = torch.device("cpu")
+    precision = "fp32"
+
+    def to_device(self, device: str | torch.device = "cpu", precision: str = "fp32") -> None:
+        """Move the module; bf16/fp16 run its forward under autocast. It still takes one
+        mixture at a time (``batchable`` is False: padding could change another toolkit's
+        output)."""
+        dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+        if precision not in dtypes:
+            raise ValueError(f"{self.name}: precision must be one of {', '.join(dtypes)}, got {precision!r}")
+        self.device = torch.device(device)
+        self.precision = precision
+        self.module.to(self.device)
+
     def forward_batch(self, x: torch.Tensor) -> torch.Tensor:
         """Shape: ``[1, T]`` -> ``[1, n_src, T]``."""
-        out = self._call(self.module, x) if self._call is not None else self.module(x)
+        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[self.precision]
+        x = x.to(self.device)
+        with torch.autocast(self.device.type, dtype=dtype, enabled=dtype != torch.float32):
+            out = self._call(self.module, x) if self._call is not None else self.module(x)
+        out = out.float()
         if out.dim() == 2:
             out = out.unsqueeze(0)
         if out.dim() != 3:
