@@ -5,6 +5,7 @@ Command (from the repository root)::
     .venv/bin/python benchmarks/bench_batched_inference.py                 # CPU, 1 thread
     .venv/bin/python benchmarks/bench_batched_inference.py --device cuda   # on a GPU
     .venv/bin/python benchmarks/bench_batched_inference.py --json out.json
+    .venv/bin/python benchmarks/bench_batched_inference.py --end-to-end    # + dsnbench run, 40 mixtures
 
 Two networks, each run as a DSN (gate on, beta 0) over the same ``--n`` mixtures of lengths
 drawn from the bundled mini-2mix set's lengths (2.3-7.7 s at 8 kHz): the ``mini`` preset of
@@ -14,6 +15,11 @@ one warm-up; on a GPU with synchronisation) separating the mixtures one at a tim
 (``separate``) and in batches of ``--batch`` mixtures of similar length (sorted by length,
 ``separate_batch``), in ``--precision``. Prints seconds of audio per second of each and the
 ratio, side by side.
+
+``--end-to-end`` also times whole ``dsnbench run``s (:func:`dsnbench.run.local_engine.run_experiment`,
+inference + MACs + every metric, ``--workers`` metric processes) of one bundled model
+(``--model``, default dsn-l1) on the 40 mixtures of mini-2mix with ``--batch 1`` and with the
+batch size, on ``--device`` in ``--precision``, and prints both wall times side by side.
 """
 from __future__ import annotations
 
@@ -85,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=16, help="mixtures per network (default 16)")
     ap.add_argument("--presets", nargs="+", default=["mini", "sepformer"])
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--end-to-end", action="store_true", help="also time dsnbench run on mini-2mix")
+    ap.add_argument("--model", default="dsn-l1", help="bundled model of the end-to-end runs")
+    ap.add_argument("--workers", type=int, default=2, help="metric processes of the end-to-end runs")
     args = ap.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cpu":
@@ -97,9 +106,30 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"{r['preset']:10s} {r['one_at_a_time_audio_s_per_s']:16.2f} {r['batched_audio_s_per_s']:12.2f} "
               f"{r['speedup']:6.2f}x")
+    e2e = end_to_end(args) if args.end_to_end else None
     if args.json:
-        args.json.write_text(json.dumps({"device": str(device), "precision": args.precision, "rows": rows}, indent=1))
+        args.json.write_text(json.dumps({"device": str(device), "precision": args.precision, "rows": rows,
+                                         "end_to_end": e2e}, indent=1))
     return 0
+
+
+def end_to_end(args: argparse.Namespace) -> dict:
+    """Wall time of dsnbench run (40 mini-2mix mixtures) at batch 1 and at ``args.batch``."""
+    import tempfile
+    from dsnbench.run.config import build_config
+    from dsnbench.run.local_engine import run_experiment
+    times = {}
+    for b in (1, args.batch):
+        cfg = build_config({"models": [args.model], "datasets": ["mini-2mix"], "workers": args.workers,
+                            "device": args.device, "precision": args.precision, "batch_size": b})
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            run_experiment(cfg, Path(tmp) / "run", progress=False)
+            times[b] = time.perf_counter() - t
+    print(f"dsnbench run, {args.model} on mini-2mix (40 mixtures), {args.workers} metric workers, {args.device}:")
+    print(f"  batch 1: {times[1]:.1f} s   batch {args.batch}: {times[args.batch]:.1f} s   "
+          f"ratio {times[1] / times[args.batch]:.2f}x")
+    return {"model": args.model, "batch_1_s": round(times[1], 2), f"batch_{args.batch}_s": round(times[args.batch], 2)}
 
 
 if __name__ == "__main__":
