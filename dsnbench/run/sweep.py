@@ -61,6 +61,9 @@ from ..errors import UserError
 MAX_RANGE_VALUES = 100_000
 #: most items one sweep may expand into
 MAX_SWEEP_ITEMS = 100_000
+#: most (model, operating point) or dataset items a whole document may expand into; counted as
+#: the expansion goes, so a grid of 10^10 entries is refused before it fills the memory
+MAX_ITEMS = 200_000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,10 +227,12 @@ def _expand_items(items: Any, kind: str, where: str) -> list[Any]:
     if not isinstance(items, list):
         raise UserError(f"{where}: {kind} is a list, got {type(items).__name__}")
     out: list[Any] = []
+    count = 0
     for i, item in enumerate(items):
         at = f"{where}: {kind}[{i}]"
         if not isinstance(item, dict):
             out.append(item)
+            count += 1
             continue
         for swept in _expand_sweep(dict(item), at):
             expanded = _expand_glob(swept, at) if kind == "models" else [swept]
@@ -237,6 +242,11 @@ def _expand_items(items: Any, kind: str, where: str) -> list[Any]:
                 if "operating_points" in e and e["operating_points"] is not None:
                     e["operating_points"] = expand_values(e["operating_points"], f"{at}.operating_points")
                 out.append(e)
+                count += len(e.get("operating_points") or [None])
+                if count > MAX_ITEMS:
+                    raise UserError(f"{at}: the {kind} expand to more than {MAX_ITEMS} "
+                                    f"{'(model, operating point) pairs' if kind == 'models' else 'items'}; "
+                                    "refusing (split the study into several runs)")
     return out
 
 
@@ -264,6 +274,12 @@ def expand_document(doc: dict, where: str = "config") -> dict:
         _check_unique(out["models"], "model", where, swept)
     if "datasets" in out:
         out["datasets"] = _expand_items(out["datasets"], "datasets", where)
+    n_models = sum(len(m.get("operating_points") or [None]) if isinstance(m, dict) else 1
+                   for m in out.get("models") or [])
+    n_entries = n_models * len(out.get("datasets") or [])
+    if n_entries > MAX_ITEMS:
+        raise UserError(f"{where}: {n_entries} (model, dataset, operating point) entries, more than "
+                        f"{MAX_ITEMS}; refusing (split the study into several runs)")
     return out
 
 
