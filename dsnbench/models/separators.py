@@ -18,6 +18,7 @@ under ``torch.no_grad`` in float32 in eval mode, one mixture at a time, and is d
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -58,6 +59,17 @@ class _DualPathSeparator(Separator):
         self.precision = precision
         self.network.to(self.device)
 
+    #: the most memory (GiB) one inter-chunk attention layer's scores of one mixture may take;
+    #: they grow with the square of the length, so this sets the longest input (:meth:`max_seconds`)
+    attention_budget_gib: float = 4.0
+
+    def max_seconds(self) -> float:
+        """The longest mixture this separator takes: inter-chunk attention scores are
+        ``K x heads x S x S`` floats for S chunks of K frames, which must fit the budget."""
+        cfg = self.config
+        s_max = int(math.sqrt(self.attention_budget_gib * 2**30 / (4 * cfg.chunk_size * cfg.n_heads)))
+        return (s_max - 1) * cfg.segment_hop / cfg.sample_rate
+
     def _check(self, mixture: Any) -> torch.Tensor:
         if not isinstance(mixture, torch.Tensor):
             mixture = torch.as_tensor(np.asarray(mixture))
@@ -65,6 +77,13 @@ class _DualPathSeparator(Separator):
             raise ValueError(f"{self.name}: mixture must be 1-D [T], got shape {tuple(mixture.shape)}")
         if mixture.numel() == 0:
             raise ValueError(f"{self.name}: empty mixture")
+        if not mixture.is_floating_point():
+            raise TypeError(f"{self.name}: mixture samples are {mixture.dtype}, expected floating point")
+        seconds = mixture.numel() / self.config.sample_rate
+        if seconds > self.max_seconds():
+            raise ValueError(f"{self.name}: a mixture of {seconds:.0f} s is longer than this model takes "
+                             f"({self.max_seconds():.0f} s: its inter-chunk attention grows with the square of "
+                             f"the length and would need over {self.attention_budget_gib:g} GiB); split the file")
         return mixture.detach().to(torch.float32)
 
     def _forward(self, mixture: torch.Tensor, **kwargs: Any) -> DSNOutput:

@@ -129,3 +129,21 @@ def test_inference_precision_and_device_are_settable() -> None:
     assert any(not torch.equal(a, b) for a, b in zip(ref, low))
     with pytest.raises(ValueError, match="precision"):
         sep.to_device("cpu", "int8")
+
+
+def test_too_long_or_integer_mixtures_are_refused_with_the_reason() -> None:
+    """A mixture whose inter-chunk attention would not fit the budget (a 10 min file asked
+    for 115 GB) and integer samples (cast silently before) are refused in one line."""
+    sep = StaticSeparator(_tiny(0.5))
+    limit = sep.max_seconds()
+    cfg = sep.config
+    s_max = int(np.sqrt(sep.attention_budget_gib * 2**30 / (4 * cfg.chunk_size * cfg.n_heads)))
+    assert sep.network.n_segments(int(limit * cfg.sample_rate)) <= s_max
+    sep.attention_budget_gib = 1e-4              # a tiny budget, so the test needs little audio
+    short = sep.max_seconds()
+    sep.separate(torch.zeros(int(short * cfg.sample_rate)))
+    with pytest.raises(ValueError, match=r"longer than this model takes .*inter-chunk attention .*split the file"):
+        sep.separate(torch.zeros(int((short + 1) * cfg.sample_rate)))
+    for dtype in (torch.int16, torch.int64, torch.bool):
+        with pytest.raises(TypeError, match="expected floating point"):
+            sep.separate(torch.zeros(800, dtype=dtype))

@@ -217,3 +217,29 @@ def test_dask_sends_inference_only_to_gpu_workers_and_gives_the_local_tables(var
     run = read_run(out)
     pd.testing.assert_frame_equal(run.utterances.drop(columns=["error"]),
                                   unbatched.utterances.drop(columns=["error"]), check_exact=False, atol=1e-9)
+
+
+def test_estimates_that_are_not_floating_point_are_an_error_row(varied_root):
+    """int8/int64/bool estimates were cast and scored (SI-SNRi -3.6 / -20.7 dB)."""
+    from dsnbench.data.layouts import wsj0_2mix
+    from dsnbench.results import EntryKey
+    from dsnbench.types import Separation
+
+    class IntOut:
+        name, family, n_src, sample_rate, needs_references, batchable = "int", "other", 2, None, False, False
+
+        def __init__(self, dtype):
+            self.dtype = dtype
+
+        def separate(self, mixture, references=None):
+            return Separation((torch.stack([mixture, mixture]) * 100).to(self.dtype))
+
+        def separate_batch(self, mixtures, references=None):
+            return [self.separate(m) for m in mixtures]
+    utt = wsj0_2mix(varied_root).utterances[0]
+    for dtype in (torch.int8, torch.int64, torch.bool):
+        ev = UtteranceEvaluator(IntOut(dtype), EntryKey("int", "wsj0-2mix", None), 8000, ("si_snr",), None,
+                                pricer=lambda trace, n: (np.zeros(trace.n_segments), 0.0))
+        done = ev.separate(utt)
+        assert done.row["error"] == f"separate: TypeError: estimates are {dtype}, expected floating point samples"
+        assert done.job.estimates is None
