@@ -32,6 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="continue from the last epoch's state in the output folder")
     p.add_argument("--steps", type=int, default=None, help="override the number of steps")
     p.add_argument("--no-export", action="store_true", help="do not copy the result to `export`")
+    p.add_argument("--export-to", type=Path, default=None, metavar="DIR",
+                   help="copy the result there instead of the config's `export` (a resumed "
+                        "training keeps its config: where it ships is not part of it)")
     p.set_defaults(func=run)
 
 
@@ -41,11 +44,10 @@ def run(args: argparse.Namespace) -> int:
     overrides = {}
     if args.steps is not None:
         overrides["steps"] = args.steps
-    if args.no_export:
-        overrides["export"] = ""
     cfg = TrainConfig.load(args.config, overrides)
     out = args.out if args.out is not None else Path("runs") / "train" / cfg.name
-    result = train(cfg, out, resume=args.resume)
+    export_to = "" if args.no_export else args.export_to
+    result = train(cfg, out, resume=args.resume, export_to=export_to)
     where = result.exported or (out / f"{cfg.name}.safetensors")
     print(f"{cfg.name}: {result.steps} steps, validation SI-SNRi {result.final_val['mean']:.2f} dB, "
           f"mean width {result.final_val['mean_width']:.3f} -> {where}")

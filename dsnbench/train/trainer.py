@@ -365,12 +365,14 @@ def steps_for_deadline(seconds_left: float, step_s: float, val_s: float, steps_p
 def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path | None = None,
           stop_after: int | None = None, progress: bool | None = None,
           log: Callable[[str], None] | None = None, deadline_s: float | None = None,
-          probe_steps: int = 10) -> TrainResult:
+          probe_steps: int = 40, export_to: Path | str | None = None) -> TrainResult:
     """Run (or resume) one training to ``cfg.steps`` and export the final checkpoint.
 
     ``stop_after``: stop at the first epoch boundary at or after this many steps without
     exporting (for tests of resuming). ``base_dir``: where relative paths in the config start
-    (default: the current folder). ``deadline_s``: finish within this many seconds of the
+    (default: the current folder). ``export_to``: export there instead of the config's
+    ``export`` ("" for no export); where a result goes is not part of what is trained, so this
+    leaves the config, its hash and a resume alone. ``deadline_s``: finish within this many seconds of the
     call: after ``probe_steps`` steps (inside the warm-up, so the learning-rate schedule has
     not yet depended on the total) the step rate and one validation are timed and ``steps``
     becomes what fits (:func:`steps_for_deadline`); the curriculum's fractions follow it, and
@@ -434,14 +436,22 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
     acc: dict[str, float] = {"loss": 0.0, "sep": 0.0, "cplx": 0.0, "mean_width": 0.0, "n": 0}
     t0 = time.time()
     # the probe ends inside the warm-up, whose learning rates do not depend on the total
+    # the probe ends inside the warm-up, whose learning rates do not depend on the total; its
+    # first half is not timed (CUDA start-up, autotuning and the feed's workers make the first
+    # steps several times slower than the rest: timing them cut a GPU run to a quarter)
     probe_at = max(1, min(probe_steps, cfg.optim.warmup_steps or probe_steps)) \
         if deadline_s is not None and step == 0 else -1
+    probe_from = probe_at // 2
     t_probe = time.time()
     while step < cfg.steps:
+        if step == probe_from and probe_at > 0:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            t_probe = time.time()
         if step == probe_at:
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            step_s = (time.time() - t_probe) / max(1, probe_at)
+            step_s = (time.time() - t_probe) / max(1, probe_at - probe_from)
             t_val = time.time()
             _validate(model, val, val_clean, cfg.stage)
             val_s = time.time() - t_val
@@ -581,9 +591,10 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
                     [b for b, _ in operating_points] if operating_points else None)
     _write_log(rows, out_dir / LOG_FILE)
     exported = None
-    if cfg.export:
+    dest = cfg.export if export_to is None else str(export_to)
+    if dest:
         exported = ckpt.export(final_path, out_dir / LOG_FILE, out_dir / "config.yaml",
-                               (base_dir / cfg.export) if not Path(cfg.export).is_absolute() else Path(cfg.export),
+                               (base_dir / dest) if not Path(dest).is_absolute() else Path(dest),
                                cfg.name)
         say(f"[{cfg.name}] exported {exported}")
     say(f"[{cfg.name}] done: {cfg.steps} steps in {elapsed:.0f} s, val SI-SNRi {final['mean']:.2f} dB, "

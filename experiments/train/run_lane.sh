@@ -9,14 +9,18 @@
 # The bundle's lineage (issue 24), two lanes:
 #   lane 1: mini-supernet, then mini-dsn-l*.yaml (the gates need the new supernet)
 #   lane 2: mini-static-1.0, -0.5, -0.25, -0.75
+# LANE_EXPORT_TO=DIR exports each finished training there instead of its config's `export`
+# (the bundle), e.g. to stage a lineage until all of it is done.
 set -u
+extra=()
+[ -n "${LANE_EXPORT_TO:-}" ] && extra=(--export-to "$LANE_EXPORT_TO")
 outroot=$1; logdir=$2; shift 2
 mkdir -p "$logdir"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 for cfg in "$@"; do
   name=$(basename "$cfg" .yaml)
   echo "$(date -u +%FT%TZ) start $cfg" >> "$logdir/lane.log"
-  if ! nice -n 10 .venv/bin/dsnbench train "$cfg" --resume --out "$outroot/$name" >> "$logdir/$name.log" 2>&1; then
+  if ! nice -n 10 .venv/bin/dsnbench train "$cfg" --resume --out "$outroot/$name" "${extra[@]}" >> "$logdir/$name.log" 2>&1; then
     echo "$(date -u +%FT%TZ) FAILED $cfg (see $logdir/$name.log)" >> "$logdir/lane.log"
     exit 1
   fi
