@@ -6,6 +6,7 @@
 # Needs the wheels of scripts/fetch_gpu_wheels.sh in .whl/ (carried); the CPU figures to set
 # beside them come from the same script run here (see the README, "Evaluating on a GPU").
 #   bash benchmarks/gpu_eval.sh          # on the GPU machine; carry: .whl
+# T_BENCH and T_E2E (seconds, default 90 and 110) bound each part, so it fits beside a retraining.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu_eval}
@@ -22,9 +23,9 @@ DEVICE=${DEVICE:-cuda}
   echo "# dsnbench GPU evaluation benchmark, $(date -u +%FT%TZ)"
   "$PY" -c "import torch; print('torch', torch.__version__, '|', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no CUDA')"
   for prec in fp32 bf16; do
-    timeout 90 "$PY" benchmarks/bench_batched_inference.py --device "$DEVICE" --precision "$prec" --n 32 --batch 8 \
+    timeout "${T_BENCH:-90}" "$PY" benchmarks/bench_batched_inference.py --device "$DEVICE" --precision "$prec" --n 32 --batch 8 \
       || echo "bench_batched_inference $prec: failed or timed out (exit $?)"
   done
-  timeout 110 "$PY" benchmarks/bench_batched_inference.py --device "$DEVICE" --n 8 --batch 8 --presets mini \
+  timeout "${T_E2E:-110}" "$PY" benchmarks/bench_batched_inference.py --device "$DEVICE" --n 8 --batch 8 --presets mini \
       --end-to-end --workers "${WORKERS:-14}" || echo "end-to-end: failed or timed out (exit $?)"
 } 2>&1 | tee "$report"
