@@ -27,47 +27,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Collection
+from typing import Collection, Sequence
 
 import numpy as np
 import pandas as pd
 
+from ..results import RunTables
+from ..metrics.tradeoff import OutsideRange, front, hypervolume, paired_area, paired_gap, pareto_mask, significant
 
-def pareto_mask(cost: np.ndarray, quality: np.ndarray, higher_is_better: bool = True) -> np.ndarray:
-    """Boolean mask of the non-dominated points; NaN points are never on the front.
-
-    Shape: ``cost [n]``, ``quality [n]`` -> ``[n]``.
-    """
-    c = np.asarray(cost, dtype=np.float64)
-    q = np.asarray(quality, dtype=np.float64)
-    if c.shape != q.shape or c.ndim != 1:
-        raise ValueError(f"cost and quality must be equal 1-D arrays, got {c.shape} and {q.shape}")
-    if not higher_is_better:
-        q = -q
-    ok = np.isfinite(c) & np.isfinite(q)
-    mask = np.zeros(c.shape, dtype=bool)
-    for i in np.flatnonzero(ok):
-        others = ok.copy()
-        others[i] = False
-        dominated = others & (c <= c[i]) & (q >= q[i]) & ((c < c[i]) | (q > q[i]))
-        mask[i] = not dominated.any()
-    return mask
-
-
-def front(cost: np.ndarray, quality: np.ndarray, higher_is_better: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """The non-dominated points sorted by cost (ties in cost keep the better quality once).
-
-    Shape: returns ``(cost [k], quality [k])``.
-    """
-    c = np.asarray(cost, dtype=np.float64)
-    q = np.asarray(quality, dtype=np.float64)
-    m = pareto_mask(c, q, higher_is_better)
-    fc, fq = c[m], q[m]
-    order = np.lexsort((-fq if higher_is_better else fq, fc))
-    fc, fq = fc[order], fq[order]
-    keep = np.ones(fc.size, dtype=bool)
-    keep[1:] = fc[1:] != fc[:-1]  # equal points: one is enough for a curve
-    return fc[keep], fq[keep]
+__all__ = ["CurveGap", "OutsideRange", "curve_gap", "family_fronts", "front", "gap_table", "hypervolume", "hypervolume_reference", "hypervolumes",
+           "paired_area", "paired_gap", "pareto_mask", "point_gaps", "significant", "utterance_values"]
 
 
 @dataclass(frozen=True)
@@ -124,32 +93,103 @@ def family_fronts(entries: pd.DataFrame, metric: str = "si_snri", higher_is_bett
     return out
 
 
+def _curve_members(d: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The entries behind each curve of one dataset (non-oracle-anchor), plus ``dsn (all)``."""
+    out = {str(k): g for k, g in d.groupby("curve", sort=True)}
+    dsn = d[d["family"] == "dsn"]
+    if dsn["curve"].nunique() > 1:
+        out["dsn (all)"] = dsn
+    return out
+
+
 def gap_table(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: bool = True,
-              reference: str | None = None) -> pd.DataFrame:
+              reference: str | None = None, values: dict[tuple, pd.Series] | None = None,
+              seed: int = 0, n_boot: int = 1000) -> pd.DataFrame:
     """Mean gap and area of every curve against a reference curve, per dataset.
 
     ``reference`` defaults to ``static`` (individually trained networks) when present, else
     ``slim``. Curves are the Pareto fronts of :func:`family_fronts` plus ``dsn (all)``: the
     front over every DSN lambda and beta together.
-    Columns: dataset, curve, reference, mean_gap, area, lo, hi.
+    With ``values`` (:func:`utterance_values`) the gap is paired over utterances
+    (:func:`dsnbench.metrics.tradeoff.paired_area`: each utterance's two curves integrated over
+    the shared range) with ``ci_lo``/``ci_hi`` (seeded bootstrap 95 %), ``p_wilcoxon``,
+    ``p_ttest``, ``n`` and ``significant``; without, those are NaN and the gap is between the
+    mean curves (the two means agree when no value is missing).
+    Columns: dataset, curve, reference, mean_gap, area, lo, hi, ci_lo, ci_hi, p_wilcoxon,
+    p_ttest, n, significant.
     """
+    cols = ["dataset", "curve", "reference", "mean_gap", "area", "lo", "hi", "ci_lo", "ci_hi",
+            "p_wilcoxon", "p_ttest", "n", "significant"]
     rows = []
     for dataset, d in entries.groupby("dataset", sort=True):
         d = d[np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float))]
-        fronts = family_fronts(d, metric, higher_is_better)
-        dsn = d[d["family"] == "dsn"]
-        if dsn["curve"].nunique() > 1:
-            fronts["dsn (all)"] = front(dsn["gmacs"].to_numpy(float), dsn[metric].to_numpy(float), higher_is_better)
+        members = _curve_members(d)
+        fronts = {k: front(g["gmacs"].to_numpy(float), g[metric].to_numpy(float), higher_is_better)
+                  for k, g in members.items()}
+        fronts = {k: v for k, v in fronts.items() if v[0].size}
         ref = _reference_name(fronts, reference)
         if ref is None:
             continue
         for name, curve in fronts.items():
             if name == ref:
                 continue
-            gap = curve_gap(curve, fronts[ref], higher_is_better)
-            rows.append({"dataset": dataset, "curve": name, "reference": ref, "mean_gap": gap.mean_gap,
-                         "area": gap.area, "lo": gap.lo, "hi": gap.hi})
-    return pd.DataFrame(rows, columns=["dataset", "curve", "reference", "mean_gap", "area", "lo", "hi"])
+            row = {"dataset": dataset, "curve": name, "reference": ref, "ci_lo": math.nan, "ci_hi": math.nan,
+                   "p_wilcoxon": math.nan, "p_ttest": math.nan, "n": 0, "significant": False}
+            paired = _paired_area(members[name], members[ref], values, higher_is_better, seed, n_boot) \
+                if values is not None else None
+            if paired is not None:
+                row.update(mean_gap=paired["mean_gap"], area=paired["area"], lo=paired["lo"], hi=paired["hi"],
+                           ci_lo=paired["ci95"][0], ci_hi=paired["ci95"][1], p_wilcoxon=paired["p_wilcoxon"],
+                           p_ttest=paired["p_ttest"], n=paired["n"], significant=significant(paired["ci95"]))
+            else:
+                gap = curve_gap(curve, fronts[ref], higher_is_better)
+                row.update(mean_gap=gap.mean_gap, area=gap.area, lo=gap.lo, hi=gap.hi)
+            rows.append(row)
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _paired_area(a: pd.DataFrame, b: pd.DataFrame, values: dict[tuple, pd.Series], higher_is_better: bool,
+                 seed: int, n_boot: int) -> dict | None:
+    va = [_values_of(r, values) for _, r in a.iterrows()]
+    vb = [_values_of(r, values) for _, r in b.iterrows()]
+    if any(v is None for v in va + vb):
+        return None
+    ids = sorted(set().union(*[set(v.index) for v in va + vb]))
+    mat = lambda vs: np.stack([v.reindex(ids).to_numpy(float) for v in vs])  # noqa: E731
+    return paired_area(a["gmacs"].to_numpy(float), mat(va), b["gmacs"].to_numpy(float), mat(vb),
+                       higher_is_better, seed=seed, n_boot=n_boot)
+
+
+def hypervolume_reference(d: pd.DataFrame, metric: str, higher_is_better: bool = True) -> tuple[float, float]:
+    """The stated reference point of :func:`hypervolumes` for one dataset's entries: the
+    costliest point's GMAC/s, and 0 for an improvement column (``*i``: no better than the
+    mixture itself) or else the worst point's quality."""
+    c = d["gmacs"].astype(float)
+    q = d[metric].astype(float)
+    ok = np.isfinite(c) & np.isfinite(q) & (d["family"] != "oracle")
+    worst = float(q[ok].min() if higher_is_better else q[ok].max())
+    q_ref = min(0.0, worst) if (metric.endswith("i") and higher_is_better) else worst
+    return float(c[ok].max()), q_ref
+
+
+def hypervolumes(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: bool = True,
+                 reference_point: tuple[float, float] | None = None) -> pd.DataFrame:
+    """Hypervolume of every curve's front (and ``dsn (all)``) per dataset against one reference
+    point (``reference_point``, else :func:`hypervolume_reference`), in GMAC/s x metric unit.
+    Columns: dataset, curve, hypervolume, ref_gmacs, ref_quality."""
+    rows = []
+    for dataset, d in entries.groupby("dataset", sort=True):
+        d = d[np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float))]
+        if d[d["family"] != "oracle"].empty:
+            continue
+        ref = reference_point or hypervolume_reference(d, metric, higher_is_better)
+        for name, g in _curve_members(d).items():
+            if (g["family"] == "oracle").all():  # anchors (mixture, IRM), not a trade-off
+                continue
+            hv = hypervolume(g["gmacs"].to_numpy(float), g[metric].to_numpy(float), ref, higher_is_better)
+            rows.append({"dataset": dataset, "curve": name, "hypervolume": hv,
+                         "ref_gmacs": float(ref[0]), "ref_quality": float(ref[1])})
+    return pd.DataFrame(rows, columns=["dataset", "curve", "hypervolume", "ref_gmacs", "ref_quality"])
 
 
 def _reference_name(fronts: Collection[str], reference: str | None) -> str | None:
@@ -164,45 +204,113 @@ def _reaching_front(members: pd.DataFrame, metric: str, higher_is_better: bool) 
     return rc, rq, float(members["gmacs"].astype(float).max())
 
 
+def _op_key(op: object) -> float | None:
+    return None if op is None or (isinstance(op, float) and math.isnan(op)) else float(op)
+
+
+def utterance_values(runs: Sequence[RunTables], metric: str) -> dict[tuple, pd.Series]:
+    """Each entry's per-utterance values of ``metric``, keyed ``(run_path, model, dataset,
+    operating_point)`` (as :func:`dsnbench.analysis.collect.entries_frame` names them), indexed
+    by utterance id. Entries without the column are absent."""
+    out: dict[tuple, pd.Series] = {}
+    for run in runs:
+        u = run.utterances
+        if metric not in u.columns or u.empty:
+            continue
+        ops = u["operating_point"].map(_op_key)
+        for (model, dataset, op), g in u.assign(_op=ops.astype(object)).groupby(
+                ["model", "dataset", "_op"], sort=False, dropna=False):
+            out[(str(run.path), str(model), str(dataset), _op_key(op))] = pd.Series(
+                g[metric].to_numpy(float), index=g["utt_id"].astype(str).to_numpy())
+    return out
+
+
+def _values_of(row: pd.Series, values: dict[tuple, pd.Series]) -> pd.Series | None:
+    return values.get((str(row["run_path"]), str(row["model"]), str(row["dataset"]), _op_key(row["operating_point"])))
+
+
+def _point_plan(d: pd.DataFrame, reference: str | None) -> list[tuple[pd.Series, str, pd.DataFrame]]:
+    """(point row, reference curve name, reference members) of every point of one dataset."""
+    if reference == "own":
+        todo = []
+        for _, r in d[d["family"] == "dsn"].iterrows():
+            mine = d[(d["family"] == "slim") & (d["source"] == r["source"]) & (d["run_path"] == r["run_path"])]
+            if len(mine):
+                todo.append((r, str(mine["curve"].iloc[0]), mine))
+        return todo
+    # static and slim by curve (so a DSN's fixed-width curve is not the supernet's), others by family
+    group = d["curve"].where(d["family"].isin(["static", "slim"]), d["family"])
+    ref = _reference_name(set(group), reference)
+    if ref is None:
+        return []
+    members = d[group == ref]
+    return [(r, ref, members) for _, r in d[(group != ref) & (d["family"] != "oracle")].iterrows()]
+
+
 def point_gaps(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: bool = True,
-               reference: str | None = None) -> pd.DataFrame:
+               reference: str | None = None, values: dict[tuple, pd.Series] | None = None,
+               seed: int = 0, n_boot: int = 1000) -> pd.DataFrame:
     """Every non-reference, non-oracle point against the reference curve, per dataset.
 
-    ``reference`` defaults as in :func:`gap_table` (``static``, else ``slim``). The ``static`` and
-    ``slim`` references are those curves only (a DSN's weights run at fixed widths form curves of
-    their own, ``slim (<name>)``). ``reference="own"`` places each DSN point against the curve of
-    its own checkpoint's weights at fixed widths (the entries with the same ``source``): what the
-    gate's allocation gives over running the same weights at one width everywhere; other points
-    are left out. ``gap`` is the point's quality minus the reference curve's (piecewise linear in
-    GMAC/s) at the point's cost, positive = the point is better; flat from the front's costliest
-    point up to the costliest reference member (those are dominated), NaN below the cheapest
-    member and above the costliest.
-    Columns: dataset, label, family, gmacs, <metric>, reference, reference_at_cost, gap.
+    ``reference`` defaults as in :func:`gap_table` (``static``, else ``slim``); any family (or
+    curve name) may be given. The ``static`` and ``slim`` references are those curves only (a
+    DSN's weights run at fixed widths form curves of their own, ``slim (<name>)``).
+    ``reference="own"`` places each DSN point against the curve of its own checkpoint's weights
+    at fixed widths (the entries with the same ``source``): what the gate's allocation gives
+    over running the same weights at one width everywhere; other points are left out. ``gap``
+    is the point's quality minus the reference curve's (piecewise linear in GMAC/s) at the
+    point's cost, positive = the point is better; flat from the front's costliest point up to
+    the costliest reference member (those are dominated); outside the reference's range the
+    gap is NaN and ``note`` says so.
+
+    With ``values`` (:func:`utterance_values` of the runs) the gap is *paired*
+    (:func:`dsnbench.metrics.tradeoff.paired_gap`): the mean over utterances of the point minus
+    the reference interpolated on that utterance, with ``ci_lo``/``ci_hi`` (seeded bootstrap
+    95 %), ``p_wilcoxon``, ``p_ttest``, ``n`` (utterances paired) and ``significant`` (the
+    interval excludes 0); without, those columns are NaN and the gap is between the means.
+    Columns: dataset, label, family, gmacs, <metric>, reference, reference_at_cost, gap, ci_lo,
+    ci_hi, p_wilcoxon, p_ttest, n, significant, note.
     """
-    cols = ["dataset", "label", "family", "gmacs", metric, "reference", "reference_at_cost", "gap"]
+    cols = ["dataset", "label", "family", "gmacs", metric, "reference", "reference_at_cost", "gap",
+            "ci_lo", "ci_hi", "p_wilcoxon", "p_ttest", "n", "significant", "note"]
     rows = []
     sign = 1.0 if higher_is_better else -1.0
     for dataset, d in entries.groupby("dataset", sort=True):
         d = d[np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float))]
-        if reference == "own":
-            todo = []
-            for _, r in d[d["family"] == "dsn"].iterrows():
-                mine = d[(d["family"] == "slim") & (d["source"] == r["source"]) & (d["run_path"] == r["run_path"])]
-                if len(mine):
-                    todo.append((r, mine["curve"].iloc[0], _reaching_front(mine, metric, higher_is_better)))
-        else:
-            # static and slim by curve (so a DSN's fixed-width curve is not the supernet's), dsn by family
-            group = d["curve"].where(d["family"].isin(["static", "slim"]), d["family"])
-            ref = _reference_name(set(group), reference)
-            if ref is None:
-                continue
-            ref_curve = _reaching_front(d[group == ref], metric, higher_is_better)
-            todo = [(r, ref, ref_curve) for _, r in d[(group != ref) & (d["family"] != "oracle")].iterrows()]
-        for r, ref, (rc, rq, c_max) in todo:
+        for r, ref, members in _point_plan(d, reference):
             c = float(r["gmacs"])
-            inside = rc.size > 0 and rc[0] <= c <= max(rc[-1], c_max)
-            at = float(np.interp(c, rc, rq)) if inside else math.nan  # np.interp holds the last value
-            rows.append({"dataset": dataset, "label": r["label"], "family": r["family"], "gmacs": c,
-                         metric: float(r[metric]), "reference": ref, "reference_at_cost": at,
-                         "gap": sign * (float(r[metric]) - at) if inside else math.nan})
+            row = {"dataset": dataset, "label": r["label"], "family": r["family"], "gmacs": c,
+                   metric: float(r[metric]), "reference": ref, "reference_at_cost": math.nan, "gap": math.nan,
+                   "ci_lo": math.nan, "ci_hi": math.nan, "p_wilcoxon": math.nan, "p_ttest": math.nan,
+                   "n": 0, "significant": False, "note": ""}
+            if values is not None:
+                row.update(_paired_row(r, members, values, metric, higher_is_better, seed, n_boot))
+            else:
+                rc, rq, c_max = _reaching_front(members, metric, higher_is_better)
+                if rc.size > 0 and rc[0] <= c <= max(rc[-1], c_max):
+                    at = float(np.interp(c, rc, rq))  # np.interp holds the last value
+                    row.update(reference_at_cost=at, gap=sign * (float(r[metric]) - at))
+                else:
+                    row["note"] = "outside the reference's compute range"
+            rows.append(row)
     return pd.DataFrame(rows, columns=cols)
+
+
+def _paired_row(r: pd.Series, members: pd.DataFrame, values: dict[tuple, pd.Series], metric: str,
+                higher_is_better: bool, seed: int, n_boot: int) -> dict:
+    mine = _values_of(r, values)
+    refs = [(float(m["gmacs"]), _values_of(m, values)) for _, m in members.iterrows()]
+    if mine is None or any(v is None for _, v in refs):
+        return {"note": "no per-utterance values"}
+    ids = mine.index
+    res = None
+    try:
+        res = paired_gap(mine.to_numpy(float), float(r["gmacs"]), [c for c, _ in refs],
+                         np.stack([v.reindex(ids).to_numpy(float) for _, v in refs]),
+                         higher_is_better, seed=seed, n_boot=n_boot)
+    except OutsideRange as exc:
+        return {"note": f"outside the reference's compute range: {exc}"}
+    note = f"{res['n_dropped']} utterance(s) not paired" if res["n_dropped"] else ""
+    return {"reference_at_cost": res["reference"], "gap": res["gap"], "ci_lo": res["ci95"][0],
+            "ci_hi": res["ci95"][1], "p_wilcoxon": res["p_wilcoxon"], "p_ttest": res["p_ttest"],
+            "n": res["n"], "significant": significant(res["ci95"]), "note": note}

@@ -131,21 +131,46 @@ def markdown_table(entries: pd.DataFrame, columns: Sequence[tuple[str, str, int]
     return "\n".join(lines) + "\n"
 
 
+def format_p(x: object) -> str:
+    """A p-value as tables print it (``<0.001`` below a thousandth, ``–`` when undefined)."""
+    if not _finite(x):
+        return "–"
+    return "<0.001" if float(x) < 0.001 else f"{float(x):.3f}"
+
+
 def gaps_markdown(gaps: pd.DataFrame, metric: str, header: str) -> str:
-    """Markdown block of :func:`dsnbench.analysis.pareto.point_gaps`, one block per dataset."""
+    """Markdown block of :func:`dsnbench.analysis.pareto.point_gaps`, one block per dataset.
+
+    A paired gap (with ``n`` > 0) shows its bootstrap 95 % interval, the Wilcoxon and t-test
+    p-values and the number of utterances; a gap whose interval covers 0 is marked ``n.s.``;
+    a point outside the reference's range says so."""
     lines = []
     for ds, d in gaps.groupby("dataset", sort=True):
         refs = d["reference"].unique()
         one = len(refs) == 1  # one reference curve for every point, or one per point ("own")
         ref = refs[0] if one else "reference"
+        paired = "n" in d.columns and bool((pd.to_numeric(d["n"], errors="coerce") > 0).any())
+        extra = " 95 % CI | p (Wilcoxon) | p (t) | n |" if paired else ""
         lines += [f"**{ds}**: against the {ref if one else 'own fixed-width'} curve{'' if one else 's'}", "",
-                  f"| Point | GMAC/s | {header} |{'' if one else ' reference |'} {ref} curve at that cost | gap |",
-                  "|:---|---:|---:|" + ("" if one else ":---|") + "---:|---:|"]
+                  f"| Point | GMAC/s | {header} |{'' if one else ' reference |'} {ref} curve at that cost | gap |{extra}",
+                  "|:---|---:|---:|" + ("" if one else ":---|") + "---:|---:|" + ("---:|---:|---:|---:|" if paired else "")]
         for _, r in d.iterrows():
-            at = "outside its range" if not _finite(r["reference_at_cost"]) else f"{r['reference_at_cost']:.2f}"
+            inside = _finite(r["reference_at_cost"])
+            at = f"{r['reference_at_cost']:.2f}" if inside else "outside its range"
             gap = "" if not _finite(r["gap"]) else f"{r['gap']:+.2f}"
+            if paired and _finite(r["gap"]) and not bool(r.get("significant", True)):
+                gap += " (n.s.)"
             which = "" if one else f" {r['reference']} |"
-            lines.append(f"| {r['label']} | {r['gmacs']:.3f} | {r[metric]:.2f} |{which} {at} | {gap} |")
+            cells = f"| {r['label']} | {r['gmacs']:.3f} | {r[metric]:.2f} |{which} {at} | {gap} |"
+            if paired:
+                ci = f"[{r['ci_lo']:+.2f}, {r['ci_hi']:+.2f}]" if _finite(r["ci_lo"]) else "–"
+                n = str(int(r["n"])) if inside else "–"
+                cells += f" {ci} | {format_p(r['p_wilcoxon'])} | {format_p(r['p_ttest'])} | {n} |"
+            lines.append(cells)
+        if paired:
+            lines += ["", "Paired over utterances: each utterance's reference is interpolated between the two "
+                      "reference models that bracket the point's GMAC/s; CI: seeded bootstrap 95 % of the mean "
+                      "paired difference; n.s.: the interval covers 0."]
         lines.append("")
     return "\n".join(lines) + "\n"
 

@@ -29,11 +29,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", action="append", default=None, help="only this dataset (repeatable)")
     p.add_argument("--gaps", action="store_true",
                    help="also print every slim/DSN point against the static networks' curve (Pareto front, "
-                        "piecewise linear in GMAC/s) at the same cost, for the first metric (Markdown only)")
+                        "piecewise linear in GMAC/s) at the same cost, paired over utterances with a bootstrap "
+                        "95 %% CI and Wilcoxon/t p-values; the area between each curve and the reference over "
+                        "their shared GMAC/s range (paired CI); each front's hypervolume; for the first metric "
+                        "(Markdown only)")
     p.add_argument("--reference", default=None, metavar="FAMILY",
                    help="with --gaps: the family whose curve the points are placed against (static, slim, dsn; "
                         "default static, else slim), or 'own': each DSN against its own checkpoint run at "
                         "fixed widths ({name: dsn-l1, width: w} entries; experiments/gate-vs-weights.yaml)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="with --gaps: seed of the bootstrap intervals (default 0; the same seed gives the same table)")
     p.add_argument("--out", default=None, metavar="FILE", help="write to FILE instead of printing")
     p.set_defaults(func=run)
 
@@ -44,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis.tables import columns_for
     from ..errors import UserError
 
-    entries = entries_frame(load_runs(args.runs))
+    runs = load_runs(args.runs)
+    entries = entries_frame(runs)
     if entries.empty:
         raise UserError("the runs have no summary entries")
     if args.dataset:
@@ -57,15 +63,12 @@ def run(args: argparse.Namespace) -> int:
     if args.gaps:
         if args.format != "md":
             raise UserError("--gaps prints Markdown only (leave out --format latex)")
-        from ..analysis.pareto import point_gaps
-        from ..analysis.tables import gaps_markdown
+        from ..analysis.gaps import gaps_markdown_for
         key, header, _ = next(c for c in cols if c[0] != "gmacs")
         if args.reference and args.reference != "own" and args.reference not in set(entries["family"]):
             raise UserError(f"--reference {args.reference!r} is not a family in these runs "
                             f"(they have: {', '.join(sorted(set(entries['family'])))})")
-        gaps = point_gaps(entries.dropna(subset=[key]), key, reference=args.reference)
-        text += "\nEach point against the reference curve at the same GMAC/s (gap > 0: above it).\n\n"
-        text += gaps_markdown(gaps, key, header) if not gaps.empty else "(no reference curve in these runs)\n"
+        text += "\n" + gaps_markdown_for(runs, entries, key, header, reference=args.reference, seed=args.seed)
     if args.out:
         from pathlib import Path
         from ..results import atomic_write_bytes

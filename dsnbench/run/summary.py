@@ -18,6 +18,7 @@ import pandas as pd
 from ..metrics import COSTS, METRICS, distributions
 from ..metrics.cache import versions as installed_versions
 from ..metrics.stats import summarize
+from ..metrics.tradeoff import OutsideRange, paired_gap
 from ..metrics.suite import make_suite
 from ..results import SCHEMA_VERSION, EntryKey, PartStore, json_safe, sort_segments, sort_utterances, write_tables
 from .config import RunConfig
@@ -158,7 +159,8 @@ def build_summary(cfg: RunConfig, created: str, plan: Any, store: PartStore) -> 
                                      family=getattr(sep, "family", "other"), model_info=sep.describe(),
                                      params=_params(sep)))
     ch = cfg.hash()
-    return summary_document(
+    gaps = paired_gaps(entries, utt, seed=cfg.seed)
+    doc = summary_document(
         created=created, run_id=f"{created.replace(':', '').replace('-', '')[:15]}-{ch[:8]}",
         config=cfg.to_dict(), config_hash=ch, git_commit=git_commit(), versions=versions(),
         device=device_description(cfg.device), inference=inference_record(cfg),
@@ -169,6 +171,53 @@ def build_summary(cfg: RunConfig, created: str, plan: Any, store: PartStore) -> 
         metric_settings={name: jsonable(make_suite(cfg.metrics, m.sample_rate, cfg.pesq_mode).settings())
                          for name, m in plan.manifests.items()},
         entries=entries)
+    if gaps:
+        doc["paired_gaps"] = gaps
+    return doc
+
+
+#: the metric summary.json's paired gaps are computed on
+GAP_METRIC = "si_snri"
+
+
+def paired_gaps(entries: Sequence[dict], utt: pd.DataFrame, metric: str = GAP_METRIC, seed: int = 0,
+                n_boot: int = 1000) -> list[dict]:
+    """summary.json ``paired_gaps``: per dataset, every entry that is neither a static network
+    nor an oracle anchor against the static networks' curve at its own mean GMAC/s, paired over
+    utterances (:func:`dsnbench.metrics.tradeoff.paired_gap`): ``gap`` (positive = above the
+    curve), ``ci95``, ``p_wilcoxon``, ``p_ttest``, ``n``; a point outside the static range has
+    ``gap`` null and ``outside`` saying why. Empty when no dataset has two static networks
+    or the metric was not computed."""
+    if metric not in utt.columns:
+        return []
+    values = {}
+    for e in entries:
+        rows = EntryKey.of(e["model"], e["dataset"], e["operating_point"]).rows(utt)
+        values[id(e)] = pd.Series(rows[metric].to_numpy(dtype=np.float64), index=rows["utt_id"].astype(str).to_numpy())
+    cost = lambda e: float((e.get("gmacs_per_s") or {}).get("mean", np.nan))  # noqa: E731
+    out = []
+    for dataset in sorted({e["dataset"] for e in entries}):
+        mine = [e for e in entries if e["dataset"] == dataset and np.isfinite(cost(e))]
+        refs = [e for e in mine if e.get("family") == "static"]
+        if len(refs) < 2:
+            continue
+        for e in mine:
+            if e.get("family") in ("static", "oracle"):
+                continue
+            ids = values[id(e)].index
+            rec = {"model": e["model"], "dataset": dataset, "operating_point": e["operating_point"],
+                   "family": e.get("family"), "reference": "static", "metric": metric, "gmacs_per_s": cost(e)}
+            try:
+                res = paired_gap(values[id(e)].to_numpy(), cost(e), [cost(r) for r in refs],
+                                 np.stack([values[id(r)].reindex(ids).to_numpy(dtype=np.float64) for r in refs]),
+                                 seed=seed, n_boot=n_boot)
+            except OutsideRange as exc:
+                out.append({**rec, "gap": None, "ci95": None, "p_wilcoxon": None, "p_ttest": None, "n": 0,
+                            "outside": str(exc)})
+                continue
+            out.append({**rec, "gap": res["gap"], "ci95": res["ci95"], "p_wilcoxon": res["p_wilcoxon"],
+                        "p_ttest": res["p_ttest"], "n": res["n"], "n_dropped": res["n_dropped"], "outside": None})
+    return out
 
 
 def finalize(out: Path, store: PartStore, summary: dict) -> None:

@@ -144,3 +144,66 @@ def test_point_gaps_hold_the_front_flat_up_to_the_costliest_reference_member():
     assert math.isnan(g.loc["past", "gap"]) and math.isnan(g.loc["cheap", "gap"])
     low = pareto.point_gaps(e.assign(m=-e["m"]), "m", higher_is_better=False).set_index("label")
     assert low.loc["in", "gap"] == pytest.approx(0.25)
+
+
+def test_paired_point_gaps_on_a_real_run_equal_a_hand_computation(dsn_run):
+    """A real tiny run (untrained checkpoints, 2 utterances): the DSN points against the two
+    static networks, interpolated on each utterance by hand; summary.json says the same."""
+    import json
+
+    from dsnbench.analysis import collect
+    from dsnbench.results import read_run
+    run = read_run(dsn_run)
+    e = collect.entries_frame([run])
+    g = pareto.point_gaps(e, "si_snri", values=pareto.utterance_values([run], "si_snri"), seed=0)
+    u = run.utterances
+    statics = e[e["family"] == "static"].sort_values("gmacs")
+    (c0, m0), (c1, m1) = [(float(r["gmacs"]), r["model"]) for _, r in statics.iterrows()]
+    v0 = u[u["model"] == m0].set_index("utt_id")["si_snri"]
+    v1 = u[u["model"] == m1].set_index("utt_id")["si_snri"]
+    saved = {(r["model"], r["operating_point"]): r for r in json.loads((dsn_run / "summary.json").read_text())["paired_gaps"]}
+    checked = 0
+    for _, p in e[e["family"] == "dsn"].iterrows():
+        row = g[g["label"] == p["label"]].iloc[0]
+        c = float(p["gmacs"])
+        mine = u[(u["model"] == p["model"]) & (u["operating_point"] == p["operating_point"])].set_index("utt_id")["si_snri"]
+        rec = saved[(p["model"], p["operating_point"])]
+        if not c0 <= c <= c1:
+            assert math.isnan(row["gap"]) and "outside" in row["note"]
+            assert rec["gap"] is None and "outside" in rec["outside"]
+            continue
+        t = (c - c0) / (c1 - c0)
+        by_hand = (mine - ((1 - t) * v0 + t * v1).reindex(mine.index)).mean()
+        assert row["gap"] == pytest.approx(by_hand) and row["n"] == len(mine)
+        assert row["ci_lo"] <= row["gap"] <= row["ci_hi"]
+        assert rec["gap"] == pytest.approx(by_hand) and rec["ci95"] == pytest.approx([row["ci_lo"], row["ci_hi"]])
+        checked += 1
+    assert checked >= 1  # the tiny run places its DSN points between its two static networks
+
+
+def test_paired_gaps_outside_the_range_say_so(demo, demo_entries):
+    e = demo_entries[demo_entries["dataset"] == "demo-2mix-ov100"]
+    values = pareto.utterance_values([demo], "si_snri")
+    shifted = e.copy()
+    shifted.loc[shifted["family"] == "slim", "gmacs"] = 1e-3  # below every static network
+    g = pareto.point_gaps(shifted, "si_snri", values=values)
+    slim = g[g["family"] == "slim"]
+    assert len(slim) and slim["gap"].isna().all() and slim["note"].str.contains("outside").all()
+
+
+def test_paired_area_table_and_hypervolumes(demo, demo_entries):
+    e = demo_entries[demo_entries["dataset"] == "demo-2mix-ov100"]
+    values = pareto.utterance_values([demo], "si_snri")
+    paired = pareto.gap_table(e, values=values).set_index("curve")
+    means = pareto.gap_table(e).set_index("curve")
+    # no value is missing in the demo: the paired mean gap is the gap between the mean curves
+    for curve in means.index:
+        assert paired.loc[curve, "mean_gap"] == pytest.approx(means.loc[curve, "mean_gap"], abs=1e-9)
+        assert paired.loc[curve, "ci_lo"] <= paired.loc[curve, "mean_gap"] <= paired.loc[curve, "ci_hi"]
+    hv = pareto.hypervolumes(e).set_index("curve")
+    ref = pareto.hypervolume_reference(e, "si_snri")
+    assert ref == (float(e["gmacs"].max()), 0.0) and (hv["ref_gmacs"] == ref[0]).all()
+    static = e[e["family"] == "static"]
+    fc, fq = pareto.front(static["gmacs"].to_numpy(float), static["si_snri"].to_numpy(float))
+    by_hand = sum((np.append(fc[1:], ref[0]) - fc) * fq)
+    assert hv.loc["static", "hypervolume"] == pytest.approx(by_hand)

@@ -12,7 +12,9 @@ def test_table_cli_prints_point_gaps(demo_run, capsys):
     out = capsys.readouterr().out
     assert "against the static curve" in out and "| gap |" in out
     block = out.split("against the static curve")[1]
-    assert re.search(r"\| [+-]\d+\.\d\d \|", block)
+    assert re.search(r"\| [+-]\d+\.\d\d(?: \(n\.s\.\))? \| \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\] \|", block)
+    assert "| 95 % CI | p (Wilcoxon) | p (t) | n |" in block
+    assert "area between each curve and the static curve" in out and "hypervolume against the reference point" in out
     assert main(["table", str(demo_run), "--gaps", "--format", "latex"]) == 2
     assert main(["table", str(demo_run), "--gaps", "--reference", "slim", "--dataset", "demo-2mix-ov100"]) == 0
     out = capsys.readouterr().out
