@@ -18,6 +18,7 @@ from . import gates as gates_mod
 from .audio import find_audio
 from .collect import entries_frame, family_of, load_runs, metrics_meta, require_metric, short_name
 from .kinds import formats
+from .pareto import utterance_values
 from .plots import plot_gate_timeline, plot_overlap_noise, plot_pareto, plot_seg_snr_by_width, plot_width_share
 from .style import save_figure
 from .variants import default_lines, factors_frame, variant_table
@@ -44,7 +45,9 @@ def pareto_figures(runs: Sequence[RunTables], metric: str = "si_snri", datasets:
     unknown = [d for d in names if d not in set(entries["dataset"])]
     if unknown:
         raise UserError(f"dataset {unknown[0]!r} is not in these runs (they have: {', '.join(sorted(set(entries['dataset'])))})")
-    return {f"pareto-{safe_name(metric)}-{safe_name(d)}": plot_pareto(entries, d, metric, meta, _summary(runs), reference)
+    values = utterance_values(runs, metric)
+    return {f"pareto-{safe_name(metric)}-{safe_name(d)}": plot_pareto(entries, d, metric, meta, _summary(runs), reference,
+                                                                     values=values)
             for d in names}
 
 

@@ -17,7 +17,7 @@ from matplotlib.patches import Patch
 from . import gates as gates_mod
 from .audio import UtteranceAudio
 from .collect import higher_is_better, metric_label
-from .pareto import curve_gap, front
+from .pareto import curve_gap, front, gap_table
 from .style import CATEGORY_STYLE, curve_style, family_style, mark_synthetic, style, width_colours
 from .variants import as_percent
 
@@ -57,11 +57,17 @@ def _curve_label(curve: str, family: str) -> str:
 
 
 def plot_pareto(entries: pd.DataFrame, dataset: str, metric: str = "si_snri", meta: dict | None = None,
-                summary: dict | None = None, reference: str | None = None, annotate_beta: bool = True) -> plt.Figure:
+                summary: dict | None = None, reference: str | None = None, annotate_beta: bool = True,
+                values: dict | None = None, seed: int = 0) -> plt.Figure:
     """Quality against GMAC/s for one dataset: every entry with its bootstrap 95 % intervals as
     error bars (both axes), each curve's Pareto front as a line (dominated points hollow), the
     front over all DSN operating points in grey, oracles without a cost as horizontal anchors,
-    and the mean gap of each curve to the reference curve (static by default) in a box."""
+    and the mean gap of each curve to the reference curve (static by default) in a box.
+
+    With ``values`` (:func:`dsnbench.analysis.pareto.utterance_values` of the runs) the gaps
+    are paired over utterances (:func:`dsnbench.analysis.pareto.gap_table`): the box shows each
+    gap's bootstrap 95 % interval and marks one whose interval covers 0 "n.s."; the area between
+    the DSN front and the reference curve is shaded over their shared GMAC/s range."""
     meta = meta or {}
     hib = higher_is_better(metric, meta)
     d = entries[entries["dataset"] == dataset].copy()
@@ -120,21 +126,19 @@ def plot_pareto(entries: pd.DataFrame, dataset: str, metric: str = "si_snri", me
         ax.set_ylabel(metric_label(metric, meta))
         ax.set_title(f"{metric_label(metric, meta, with_unit=False)} against compute: {dataset}")
         ref = reference or ("static" if "static" in fronts else ("slim" if "slim" in fronts else None))
-        lines = []
-        if ref is not None:
-            for name, curve in fronts.items():
-                if name == ref:
-                    continue
-                gap = curve_gap(curve, fronts[ref], hib)
-                if gap.overlaps:
-                    unit = (meta.get(metric) or {}).get("unit", "dB" if metric.startswith(("si_", "sd")) else "")
-                    span = f"at {gap.lo:.3g}" if gap.lo == gap.hi else f"{gap.lo:.3g}–{gap.hi:.3g}"
-                    lines.append(f"{_curve_label(name, name.split(' ')[0])} − {ref}: {gap.mean_gap:+.2f} {unit}"
-                                 f" ({span} GMAC/s)")
+        lines = _gap_lines(pts, fronts, ref, metric, meta, hib, values, seed)
+        shade_note = None
+        if ref is not None and ref in fronts:
+            shaded = "dsn (all)" if "dsn (all)" in fronts else next((k for k in fronts if k.startswith("dsn")), None)
+            if shaded is not None and _shade_between(ax, fronts[shaded], fronts[ref], hib):
+                shade_note = f"area: {_curve_label(shaded, 'dsn')} vs {ref}"
         handles, labels = ax.get_legend_handles_labels()
         if any_dominated:
             handles.append(plt.Line2D([], [], linestyle="none", marker="o", markerfacecolor="white", markeredgecolor="#555555"))
             labels.append("dominated point")
+        if shade_note:
+            handles.append(Patch(facecolor="#009E73", alpha=0.3, edgecolor="none"))
+            labels.append(shade_note)
         leg = ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
                         title="error bars: bootstrap 95 % CI", title_fontsize=7)
         leg._legend_box.align = "left"
@@ -144,6 +148,51 @@ def plot_pareto(entries: pd.DataFrame, dataset: str, metric: str = "si_snri", me
                     bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "#bbbbbb"})
         mark_synthetic(fig, summary)
     return fig
+
+
+def _gap_lines(pts: pd.DataFrame, fronts: dict, ref: str | None, metric: str, meta: dict, hib: bool,
+               values: dict | None, seed: int) -> list[str]:
+    """The gap box's lines: each curve's mean gap to ``ref`` over their shared GMAC/s range, paired
+    with its 95 % interval when ``values`` are given (``n.s.``: the interval covers 0)."""
+    if ref is None or ref not in fronts:
+        return []
+    unit = (meta.get(metric) or {}).get("unit", "dB" if metric.startswith(("si_", "sd")) else "")
+    paired = gap_table(pts, metric, hib, ref, values=values, seed=seed).set_index("curve") if values is not None else None
+    lines = []
+    for name, curve in fronts.items():
+        if name == ref:
+            continue
+        gap = curve_gap(curve, fronts[ref], hib)
+        if not gap.overlaps:
+            continue
+        span = f"at {gap.lo:.3g}" if gap.lo == gap.hi else f"{gap.lo:.3g}–{gap.hi:.3g}"
+        text = f"{_curve_label(name, name.split(' ')[0])} − {ref}: "
+        if paired is not None and name in paired.index and paired.loc[name, "n"] > 0:
+            r = paired.loc[name]
+            text += (f"{r['mean_gap']:+.2f} {unit} [{r['ci_lo']:+.2f}, {r['ci_hi']:+.2f}]"
+                     + ("" if r["significant"] else " n.s."))
+        else:
+            text += f"{gap.mean_gap:+.2f} {unit}"
+        lines.append(text + f" ({span} GMAC/s)")
+    if lines and paired is not None:
+        lines.append("[95 % CI, paired over utterances; n.s.: covers 0]")
+    return lines
+
+
+def _shade_between(ax: plt.Axes, curve: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarray],
+                   hib: bool) -> bool:
+    """Shade the area between a curve and the reference over their shared GMAC/s range (green
+    where the curve is better, red where it is worse); False when they share no range."""
+    lo, hi = max(curve[0][0], ref[0][0]), min(curve[0][-1], ref[0][-1])
+    if not lo < hi:
+        return False
+    xs = np.union1d(np.concatenate([curve[0], ref[0]]), [lo, hi])
+    xs = np.linspace(lo, hi, 400) if xs.size < 2 else np.union1d(xs[(xs >= lo) & (xs <= hi)], np.linspace(lo, hi, 400))
+    qa, qb = np.interp(xs, *curve), np.interp(xs, *ref)
+    better = qa >= qb if hib else qa <= qb
+    ax.fill_between(xs, qa, qb, where=better, interpolate=True, color="#009E73", alpha=0.15, linewidth=0, zorder=0)
+    ax.fill_between(xs, qa, qb, where=~better, interpolate=True, color="#D55E00", alpha=0.15, linewidth=0, zorder=0)
+    return True
 
 
 #: candidate label offsets (points) around a marker, tried in order

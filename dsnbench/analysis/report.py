@@ -19,9 +19,9 @@ import pandas as pd
 from ..errors import UserError
 from ..results import RunTables
 from . import gates as gates_mod
-from .collect import entries_frame, metric_label, metrics_meta, require_metric, run_label
+from .collect import entries_frame, higher_is_better, metric_label, metrics_meta, require_metric, run_label
 from .figures import gate_figures, overlap_noise_figure, overlap_noise_tables, pareto_figures
-from .pareto import gap_table, point_gaps
+from .pareto import gap_table, hypervolumes, point_gaps, utterance_values
 from .tables import html_table
 
 _CSS = """
@@ -142,6 +142,45 @@ def _provenance_html(run: RunTables) -> str:
     return "\n".join(parts)
 
 
+def gaps_html(runs: Sequence[RunTables], entries: pd.DataFrame, metric: str, hib: bool, seed: int = 0) -> list[str]:
+    """The report's gap sections: the area between each curve and the reference, each point
+    against the reference curve (both paired over utterances, with bootstrap 95 % intervals and
+    paired tests), and each front's hypervolume against the stated reference point."""
+    body: list[str] = []
+    entries = entries.dropna(subset=[metric])
+    values = utterance_values(runs, metric)
+    gaps = gap_table(entries, metric, hib, values=values, seed=seed)
+    if not gaps.empty:
+        gaps = gaps.assign(significant=gaps["significant"].map({True: "yes", False: "no (CI covers 0)"}))
+        gaps = gaps.rename(columns={"mean_gap": "mean gap", "lo": "from GMAC/s", "hi": "to GMAC/s", "ci_lo": "CI low",
+                                    "ci_hi": "CI high", "p_wilcoxon": "p (Wilcoxon)", "p_ttest": "p (t)"})
+        body += ["<h3>Mean gap at equal compute (area between fronts)</h3>",
+                 "<p class=\"note\">Per utterance, the integral of (curve − reference) over the GMAC/s range both "
+                 "cover, divided by that range; the mean over utterances with a seeded bootstrap 95 % interval "
+                 "(resampling utterances, so the pairing is kept) and paired tests. Area = mean gap × range.</p>",
+                 _frame_html(gaps, "{:.3g}")]
+    points = point_gaps(entries, metric, hib, values=values, seed=seed)
+    if not points.empty:
+        points = points.assign(significant=points["significant"].map({True: "yes", False: "no"}))
+        points = points.rename(columns={"reference_at_cost": "reference curve at that cost", "ci_lo": "CI low",
+                                        "ci_hi": "CI high", "p_wilcoxon": "p (Wilcoxon)", "p_ttest": "p (t)"})
+        body += ["<h3>Each point against the reference curve</h3>",
+                 "<p class=\"note\">Paired over utterances: each utterance's reference is interpolated between "
+                 "the two reference models that bracket the point's GMAC/s; gap = mean of (point − reference) "
+                 "with a seeded bootstrap 95 % interval, Wilcoxon signed-rank and paired-t p-values and the "
+                 "number of utterances. A point outside the reference's compute range says so (nothing is "
+                 "extrapolated).</p>",
+                 _frame_html(points, "{:.3g}")]
+    hv = hypervolumes(entries, metric, hib)
+    if not hv.empty:
+        body += ["<h3>Hypervolume of each front</h3>",
+                 "<p class=\"note\">The area each front dominates up to the reference point (ref_gmacs, "
+                 "ref_quality): the costliest point's GMAC/s and 0 for an improvement metric (else the worst "
+                 "point). Larger is better; comparable only against the same point.</p>",
+                 _frame_html(hv, "{:.4g}")]
+    return body
+
+
 def build_report(runs: Sequence[RunTables], metric: str = "si_snri", utt_ids: Sequence[str] | None = None,
                  audio_root: str | Path | None = None, title: str | None = None, n_gate_utterances: int = 2) -> str:
     """The HTML page as a string (see the module docstring)."""
@@ -168,18 +207,8 @@ def build_report(runs: Sequence[RunTables], metric: str = "si_snri", utt_ids: Se
                 f"curve over their common compute range divided by that range ({html.escape(metric_label(metric, meta))}).</p>")
     for name, fig in pareto_figures(runs, metric).items():
         body.append(_figure_html(fig, name))
-    hib = bool((meta.get(metric) or {}).get("higher_is_better", True))
-    gaps = gap_table(entries.dropna(subset=[metric]), metric, hib)
-    if not gaps.empty:
-        gaps = gaps.rename(columns={"mean_gap": "mean gap", "lo": "from GMAC/s", "hi": "to GMAC/s"})
-        body += ["<h3>Mean gap at equal compute</h3>", _frame_html(gaps)]
-    points = point_gaps(entries.dropna(subset=[metric]), metric, hib)
-    if not points.empty:
-        points = points.rename(columns={"reference_at_cost": "reference curve at that cost"})
-        body += ["<h3>Each point against the reference curve</h3>",
-                 "<p class=\"note\">The reference curve's quality at the point's GMAC/s (linear between its "
-                 "Pareto points; empty outside its range); gap &gt; 0: the point is above it.</p>",
-                 _frame_html(points)]
+    hib = higher_is_better(metric, meta)
+    body += gaps_html(runs, entries, metric, hib)
     # gates
     body.append("<h2>Gate decisions</h2>")
     any_gate = False

@@ -169,3 +169,17 @@ def test_a_dsn_against_its_own_weights_at_fixed_widths(tmp_path, wsj0_root, caps
         np.interp(c, rc, rq) if rc[0] <= c <= rc[-1] else math.nan, nan_ok=True)
     assert main(["table", str(tmp_path / "run"), "--metrics", "si_snri", "--gaps", "--reference", "own"]) == 0
     assert "against the slim (dsn-l0.1) curve" in capsys.readouterr().out
+
+
+def test_pareto_gap_box_shows_paired_intervals_and_marks_not_significant(demo):
+    from dsnbench.analysis.figures import pareto_figures
+    fig = pareto_figures([demo], datasets=["demo-2mix-ov100"])["pareto-si_snri-demo-2mix-ov100"]
+    box = next(t.get_text() for t in fig.axes[0].texts if t.get_text().startswith("Mean gap at equal compute"))
+    e = collect.entries_frame([demo])
+    e = e[e["dataset"] == "demo-2mix-ov100"]
+    table = pareto.gap_table(e, values=pareto.utterance_values([demo], "si_snri")).set_index("curve")
+    for curve, r in table.iterrows():
+        line = next(ln for ln in box.splitlines() if f"{r['mean_gap']:+.2f} dB [{r['ci_lo']:+.2f}, {r['ci_hi']:+.2f}]" in ln)
+        assert line.endswith("GMAC/s)") and (" n.s. " in line) == (not r["significant"])
+    assert "paired over utterances" in box
+    assert any(c.__class__.__name__ in ("PolyCollection", "FillBetweenPolyCollection") for c in fig.axes[0].collections)
