@@ -16,6 +16,7 @@ EPILOG = """examples:
   dsnbench run experiments/sweeps/mini-sweep.yaml --engine dask --workers 2
   dsnbench run experiments/sweeps/mini-sweep.yaml --scheduler tcp://10.0.0.5:8786
   dsnbench run --device auto --batch-size 8 --out runs/gpu         # on the GPU when there is one
+  dsnbench run --model dsn-l1 --allocation oracle --mu 0 0.5 1 --dataset mini-2mix --out runs/oracle
 """
 
 
@@ -35,6 +36,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_dataset_arguments(p, dataset_flag=None)  # --root, --sample-rate, --mode, --split, --task
     p.add_argument("--operating-point", action="append", type=float, default=None, metavar="BETA",
                    help="gate operating point(s) for dynamic models (repeatable)")
+    p.add_argument("--allocation", choices=("oracle",), default=None,
+                   help="run each --model (a supernet or a DSN) with the oracle allocation of its widths per "
+                        "segment: greedy per segment on the fixed-width outputs, then the real output with that "
+                        "allocation forced (family oracle-allocation; results name <model>+oracle)")
+    p.add_argument("--mu", nargs="+", type=float, default=None, metavar="MU",
+                   help="with --allocation oracle: the multipliers of relative MACs (default 0 0.5 1 2 4)")
     p.add_argument("--metrics", default=None, help="comma-separated subset (default: all; see 'dsnbench ls metrics')")
     p.add_argument("--pesq-mode", choices=("nb", "wb"), default=None, help="force PESQ mode (wb needs 16 kHz)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N utterances of each dataset")
@@ -98,6 +105,13 @@ def build_document(args: argparse.Namespace) -> tuple[dict, str]:
         models = doc.get("models") or []
         doc["models"] = [dict({"name": m} if isinstance(m, str) else m, operating_points=args.operating_point)
                          for m in models]
+    if args.mu is not None and not args.allocation:
+        raise UserError("--mu needs --allocation oracle")
+    if args.allocation:
+        if not args.model:
+            raise UserError("--allocation needs --model (the slimmable model(s) to allocate)")
+        doc["models"] = [dict(m, allocation=args.allocation, **({"operating_points": args.mu} if args.mu else {}))
+                         for m in doc["models"]]
     if args.metrics:
         doc["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
     for key in ("pesq_mode", "limit", "workers", "device", "batch_size", "precision"):

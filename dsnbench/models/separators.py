@@ -119,6 +119,28 @@ class _DualPathSeparator(Separator):
     def _separations(self, out: DSNOutput, width_values: Sequence[float]) -> list[Separation]:
         return [self._separation(out, width_values, i) for i in range(len(out.lengths))]
 
+    def separate_forced(self, mixture: torch.Tensor, widths: Sequence[int] | np.ndarray) -> Separation:
+        """Forced allocation: the network with the given width index for each segment (indices
+        into ``config.widths``), the gate (a DSN's) still run and priced but not obeyed. The
+        trace holds the forced widths, so the same MAC table prices it. Given the gate's own
+        choices it returns the gated output bit for bit; given one width everywhere, the
+        fixed-width output.
+
+        Shape: ``mixture [T]``, ``widths [S]`` with ``S = network.n_segments(T)``.
+        """
+        if self.config.static_width is not None:
+            raise ValueError(f"{self.name}: a static network has one width; nothing to allocate")
+        x = self._check(mixture)
+        n_seg = self.network.n_segments(x.numel())
+        w = np.asarray(widths, dtype=np.int64).ravel()
+        if w.shape != (n_seg,):
+            raise ValueError(f"{self.name}: {w.size} forced widths for a mixture of {n_seg} segments")
+        if w.min() < 0 or w.max() >= len(self.config.widths):
+            raise ValueError(f"{self.name}: width indices must be in [0, {len(self.config.widths)})")
+        gate = "infer" if self.family == "dsn" else "off"
+        out = self._forward(x, widths=torch.from_numpy(w).view(1, -1), gate_mode=gate)
+        return self._separation(out, self.config.widths)
+
     #: width values this family's traces report, and the default index into them
     def _width_values(self) -> tuple[float, ...]:
         return self.config.widths

@@ -140,6 +140,8 @@ def _model_spec(item: Any, where: str) -> ModelSpec:
             ops = [ops]
         ops = tuple(None if o is None else float(o) for o in ops)
     label = item.pop("label", None)
+    if label is None and item.get("allocation") is not None:  # never the same results name as the model itself
+        label = f"{name}+{item['allocation']}"
     return ModelSpec(name=name, operating_points=ops, label=label, options=_freeze(item))
 
 

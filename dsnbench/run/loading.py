@@ -22,6 +22,9 @@ def load_model(spec: ModelSpec | str, **options: Any) -> Separator:
     opts = dict(spec.options)
     opts.update(options)
     name = spec.name
+    allocation = opts.pop("allocation", None)
+    if allocation is not None:
+        return _with_allocation(spec, allocation, opts)
     try:
         if name in MODELS:
             sep = MODELS.get(name)(**opts)
@@ -55,3 +58,21 @@ def _adapters():
 def _adapter_kinds() -> list[str]:
     reg = _adapters()
     return reg.names() if reg is not None else []
+
+
+#: per-segment width allocations a slimmable model can be run with (``allocation:`` of a model)
+ALLOCATIONS = ("oracle",)
+
+
+def _with_allocation(spec: ModelSpec, allocation: Any, opts: dict) -> Separator:
+    """The model under a forced allocation (:mod:`dsnbench.run.allocation`); its operating
+    points are the multipliers mu."""
+    if allocation not in ALLOCATIONS:
+        raise UserError(f"model {spec.name!r}: allocation {allocation!r} is not one of: {', '.join(ALLOCATIONS)}")
+    from .allocation import OracleAllocation
+    base = load_model(ModelSpec(name=spec.name, options=tuple(opts.items())))
+    mus = None if spec.operating_points is None else [0.0 if m is None else m for m in spec.operating_points]
+    try:
+        return OracleAllocation(base, mus=mus, name=spec.result_name)
+    except ValueError as exc:
+        raise UserError(f"model {spec.name!r}: {exc}") from None

@@ -181,3 +181,39 @@ def test_registry_picks_up_every_bundled_checkpoint(tmp_path):
         reg.get("broken")()
     with pytest.raises(ValueError, match="runs at width 0.5"):
         reg.get("slim-0.5")(width=1.0)
+
+
+def test_forced_allocation_equals_the_gated_output_bit_for_bit():
+    sep = DSNSeparator(spread_gate(net()), betas=[0.0, 2.0])
+    mix = torch.randn(1500)
+    for beta in (0.0, 2.0):
+        sep.set_operating_point(beta)
+        gated = sep.separate(mix)
+        assert len(set(gated.trace.widths.tolist())) > 1  # the gate really mixes widths here
+        forced = sep.separate_forced(mix, gated.trace.widths)
+        assert torch.equal(forced.estimates, gated.estimates)
+        assert np.array_equal(forced.trace.widths, gated.trace.widths)
+
+
+def test_forced_allocation_of_one_width_equals_the_fixed_width_output():
+    model = spread_gate(net())
+    mix = torch.randn(1500)
+    dsn = DSNSeparator(model)
+    n_seg = model.n_segments(1500)
+    for k, w in enumerate(model.config.widths):
+        fixed = SlimSeparator(model, width=w).separate(mix)
+        assert torch.equal(dsn.separate_forced(mix, np.full(n_seg, k)).estimates, fixed.estimates)
+        assert torch.equal(SlimSeparator(model, width=1.0).separate_forced(mix, np.full(n_seg, k)).estimates,
+                           fixed.estimates)
+
+
+def test_forced_allocation_refuses_bad_widths():
+    dsn = DSNSeparator(net())
+    mix = torch.randn(1500)
+    n_seg = dsn.network.n_segments(1500)
+    with pytest.raises(ValueError, match="forced widths for a mixture of"):
+        dsn.separate_forced(mix, np.zeros(n_seg + 1, dtype=int))
+    with pytest.raises(ValueError, match="width indices must be in"):
+        dsn.separate_forced(mix, np.full(n_seg, 9))
+    with pytest.raises(ValueError, match="one width"):
+        StaticSeparator(net(0.5)).separate_forced(mix, np.zeros(n_seg, dtype=int))
