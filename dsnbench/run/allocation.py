@@ -17,7 +17,7 @@ What "oracle" means here (greedy per segment, exact output):
    network segments interact (inter-chunk attention, overlap-add), so the allocation is not
    guaranteed optimal for the joint output.
 3. The network runs once more with exactly that allocation forced
-   (:meth:`dsnbench.models.separators._DualPathSeparator.separate_forced`), and that real output
+   (the model's ``separate_forced``), and that real output
    is what the run scores; its trace is the forced widths, priced by the same MAC table as the
    model's own runs (a DSN's gate included, as in its gated runs).
 
@@ -45,18 +45,26 @@ _ERROR_FLOOR = 1e-10
 
 def segment_errors(references: np.ndarray, estimates: np.ndarray, length: int, hop: int,
                    n_segments: int) -> np.ndarray:
-    """Error of each segment ``[s*hop, s*hop+length)`` (clipped to T): mean squared error of
-    the estimates after the utterance-level SI-SNR permutation, summed over sources, in dB
-    relative to the references' mean power over the utterance (lower is better).
+    """Error of each segment ``[s*hop, s*hop+length)`` (clipped to T), in the terms SI-SNR
+    scores: the estimates are aligned to the references by the utterance-level SI-SNR
+    permutation, made zero-mean and scaled by each source's utterance-level optimal gain (as
+    SI-SNR's projection does), and the segment's residual power (mean over its samples, summed
+    over sources) is given in dB relative to the references' mean power over the utterance.
+    Lower is better; defined on silent and one-speaker segments too.
 
     Shape: ``references [n_src, T]``, ``estimates [n_src, T]`` -> ``[n_segments]``.
     """
     refs = np.asarray(references, dtype=np.float64)
     ests = np.asarray(estimates, dtype=np.float64)
     perm = best_permutation(si_snr_matrix(refs, ests, strict=False))
-    err = (ests[list(perm)] - refs) ** 2
-    level = max(float(np.mean(refs ** 2)) * refs.shape[0], 1e-20)
-    total = refs.shape[1]
+    r = refs - refs.mean(axis=1, keepdims=True)
+    e = ests[list(perm)]
+    e = e - e.mean(axis=1, keepdims=True)
+    energy = (e * e).sum(axis=1)
+    gain = np.where(energy > 0, (e * r).sum(axis=1) / np.where(energy > 0, energy, 1.0), 0.0)
+    err = (r - gain[:, None] * e) ** 2
+    level = max(float(np.mean(r ** 2)) * r.shape[0], 1e-20)
+    total = r.shape[1]
     out = np.empty(n_segments)
     for s in range(n_segments):
         a, b = min(s * hop, total), min(s * hop + length, total)
@@ -86,10 +94,10 @@ class OracleAllocation(Separator):
 
     def __init__(self, base: Any, mus: Sequence[float] | None = None, name: str | None = None) -> None:
         if not hasattr(base, "separate_forced") or not hasattr(base, "network"):
-            raise ValueError(f"model {getattr(base, 'name', base)!r} has no forced-allocation mode "
-                             "(oracle allocation needs a slimmable dual-path model: a supernet or a DSN)")
+            raise ValueError("no forced-allocation mode (oracle allocation needs a slimmable dual-path "
+                             "model: a supernet or a DSN)")
         if base.config.static_width is not None or len(base.config.widths) < 2:
-            raise ValueError(f"model {base.name!r} has one width: an allocation needs a slimmable model")
+            raise ValueError("it has one width: an allocation needs a slimmable model (a supernet or a DSN)")
         self.base = base
         self.name = name or f"{base.name}+oracle"
         self.n_src = base.n_src

@@ -287,6 +287,8 @@ def _check_unique(items: Iterable[Any], kind: str, where: str, swept: bool) -> N
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
         name = item if isinstance(item, str) else (item.get("label") or item.get("name"))
+        if isinstance(item, dict) and not item.get("label") and item.get("allocation"):
+            name = f"{name}+{item['allocation']}"  # the results name an allocated model gets (run/config.py)
         name = str(name)
         if name in seen:
             if swept:
