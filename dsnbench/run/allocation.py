@@ -128,7 +128,7 @@ class OracleAllocation(Separator):
 
     def to_device(self, device: Any = "cpu", precision: str = "fp32") -> None:
         self.base.to_device(device, precision)
-        self._passes.clear()
+        self.clear_cache()
 
     def prepare(self, sample_rate: int) -> None:
         self.base.prepare(sample_rate)
@@ -151,6 +151,10 @@ class OracleAllocation(Separator):
         sep = self.base.separate_forced(mixture, alloc)
         sep.extra["mu"] = self.mu
         return sep
+
+    def clear_cache(self) -> None:
+        """Forget the kept fixed-width passes."""
+        self._passes.clear()
 
     # -- the allocation --------------------------------------------------------------------
     def errors(self, mixture: torch.Tensor, references: torch.Tensor) -> np.ndarray:
