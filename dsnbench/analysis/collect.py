@@ -10,7 +10,9 @@ bootstrap 95 % intervals, cost, parameters, and the labels analysis needs:
 - ``lam``: the complexity-loss weight lambda of a DSN (info ``lambda``, else the ``gate.lam``
   its checkpoint's provenance was trained with, else a ``-l<value>`` part of the name).
 - ``curve``: which curve the entry belongs to on a Pareto plot: ``static``, ``slim``,
-  ``dsn λ=<lam>`` (its operating points, i.e. gate beta, trace the curve), or the model name.
+  ``dsn λ=<lam>`` (its operating points, i.e. gate beta, trace the curve), ``oracle allocation
+  (<name>)`` (a slimmable model's oracle allocation, :mod:`dsnbench.run.allocation`: its
+  operating points are the multipliers mu), or the model name.
   A DSN checkpoint run at a fixed width (``{name: dsn-l1, width: 0.5}``: the gated model's own
   weights, gate unused) is family ``slim`` but its own curve, ``slim (<name>)``, labelled
   ``slim w=0.5 (dsn-l1)``, so that it is never mixed with the supernet's ``slim`` curve.
@@ -123,9 +125,19 @@ def _fmt_num(x: float) -> str:
     return f"{x:g}"
 
 
+#: the name an allocated model's results carry after its own (run/loading.py: ``<model>+oracle``)
+_ALLOCATED_SUFFIX = "+oracle"
+
+
+def _allocated(model: str) -> str:
+    return model[: -len(_ALLOCATED_SUFFIX)] if model.endswith(_ALLOCATED_SUFFIX) else model
+
+
 def curve_of(family: str, model: str, lam: float | None) -> str:
     if family in ("static", "slim"):
         return family
+    if family == "oracle-allocation":  # the gate's headroom: one curve per allocated model
+        return f"oracle allocation ({_allocated(model)})"
     if family == "dsn":
         return f"dsn λ={_fmt_num(lam)}" if lam is not None else model
     return model
@@ -140,6 +152,8 @@ def label_of(family: str, model: str, op: float | None, width: float | None, lam
         if op is not None:
             parts.append(f"β={_fmt_num(op)}")
         return " ".join(parts)
+    if family == "oracle-allocation":
+        return f"oracle μ={_fmt_num(op)} ({_allocated(model)})" if op is not None else f"oracle ({_allocated(model)})"
     return model if op is None else f"{model} @{_fmt_num(op)}"
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..results import RunTables
 from .collect import higher_is_better, metrics_meta
-from .pareto import gap_table, hypervolumes, point_gaps, utterance_values
+from .pareto import ORACLE_ALLOCATION, gap_table, hypervolumes, point_gaps, utterance_values
 from .tables import format_p, gaps_markdown
 
 
@@ -63,13 +63,16 @@ def gaps_markdown_for(runs: Sequence[RunTables], entries: pd.DataFrame, metric: 
     values = utterance_values(runs, metric)
     points = point_gaps(entries, metric, hib, reference=reference, values=values, seed=seed, n_boot=n_boot)
     text = "Each point against the reference curve at the same GMAC/s (gap > 0: above it).\n\n"
-    if points.empty:
-        return text + "(no reference curve in these runs)\n"
-    text += gaps_markdown(points, metric, header)
-    if reference != "own":
+    text += gaps_markdown(points, metric, header) if not points.empty else "(no reference curve in these runs)\n"
+    if reference != "own" and not points.empty:
         areas = gap_table(entries, metric, hib, reference, values=values, seed=seed, n_boot=n_boot)
         if not areas.empty:
             text += "\n" + areas_markdown(areas, header)
+    if reference != ORACLE_ALLOCATION and (entries["family"] == ORACLE_ALLOCATION).any():
+        own = point_gaps(entries, metric, hib, reference=ORACLE_ALLOCATION, values=values, seed=seed, n_boot=n_boot)
+        if not own.empty:
+            text += ("\nEach DSN point against the oracle allocation of its own weights (gap < 0: below the best "
+                     "allocation found; greedy per segment, exact output).\n\n" + gaps_markdown(own, metric, header))
     hv = hypervolumes(entries, metric, hib)
     if not hv.empty:
         text += "\n" + hypervolume_markdown(hv, header)

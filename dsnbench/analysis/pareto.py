@@ -35,7 +35,7 @@ import pandas as pd
 from ..results import RunTables
 from ..metrics.tradeoff import OutsideRange, front, hypervolume, paired_area, paired_gap, pareto_mask, significant
 
-__all__ = ["CurveGap", "OutsideRange", "curve_gap", "family_fronts", "front", "gap_table", "hypervolume", "hypervolume_reference", "hypervolumes",
+__all__ = ["CurveGap", "OutsideRange", "curve_gap", "family_fronts", "front", "gap_table", "hypervolume", "oracle_gaps", "ORACLE_ALLOCATION", "hypervolume_reference", "hypervolumes",
            "paired_area", "paired_gap", "pareto_mask", "point_gaps", "significant", "utterance_values"]
 
 
@@ -160,6 +160,38 @@ def _paired_area(a: pd.DataFrame, b: pd.DataFrame, values: dict[tuple, pd.Series
                        higher_is_better, seed=seed, n_boot=n_boot)
 
 
+def oracle_gaps(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: bool = True,
+                values: dict[tuple, pd.Series] | None = None, seed: int = 0, n_boot: int = 1000) -> pd.DataFrame:
+    """Each DSN curve against the oracle allocation of its own model (entries named
+    ``<name>+oracle``, family ``oracle-allocation``) over their shared GMAC/s range: the mean
+    gap (negative = the gate is below the oracle), paired over utterances when ``values`` are
+    given (as :func:`gap_table`). Columns: dataset, curve, oracle, mean_gap, lo, hi, ci_lo,
+    ci_hi, n, significant."""
+    cols = ["dataset", "curve", "oracle", "mean_gap", "lo", "hi", "ci_lo", "ci_hi", "n", "significant"]
+    rows = []
+    for dataset, d in entries.groupby("dataset", sort=True):
+        d = d[np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float))]
+        for (run_path, curve), g in d[d["family"] == "dsn"].groupby(["run_path", "curve"], sort=True):
+            names = set(g["name"])
+            orc = d[(d["family"] == ORACLE_ALLOCATION) & (d["run_path"] == run_path)
+                    & d["name"].isin({f"{n}+oracle" for n in names})]
+            if orc.empty:
+                continue
+            row = {"dataset": dataset, "curve": curve, "oracle": str(orc["curve"].iloc[0]), "ci_lo": math.nan,
+                   "ci_hi": math.nan, "n": 0, "significant": False}
+            res = _paired_area(g, orc, values, higher_is_better, seed, n_boot) if values is not None else None
+            if res is not None:
+                row.update(mean_gap=res["mean_gap"], lo=res["lo"], hi=res["hi"], ci_lo=res["ci95"][0],
+                           ci_hi=res["ci95"][1], n=res["n"], significant=significant(res["ci95"]))
+            else:
+                gap = curve_gap(front(g["gmacs"].to_numpy(float), g[metric].to_numpy(float), higher_is_better),
+                                front(orc["gmacs"].to_numpy(float), orc[metric].to_numpy(float), higher_is_better),
+                                higher_is_better)
+                row.update(mean_gap=gap.mean_gap, lo=gap.lo, hi=gap.hi)
+            rows.append(row)
+    return pd.DataFrame(rows, columns=cols)
+
+
 def hypervolume_reference(d: pd.DataFrame, metric: str, higher_is_better: bool = True) -> tuple[float, float]:
     """The stated reference point of :func:`hypervolumes` for one dataset's entries: the
     costliest point's GMAC/s, and 0 for an improvement column (``*i``: no better than the
@@ -204,6 +236,10 @@ def _reaching_front(members: pd.DataFrame, metric: str, higher_is_better: bool) 
     return rc, rq, float(members["gmacs"].astype(float).max())
 
 
+#: the family of oracle-allocation entries (dsnbench.run.allocation)
+ORACLE_ALLOCATION = "oracle-allocation"
+
+
 def _op_key(op: object) -> float | None:
     return None if op is None or (isinstance(op, float) and math.isnan(op)) else float(op)
 
@@ -238,6 +274,14 @@ def _point_plan(d: pd.DataFrame, reference: str | None) -> list[tuple[pd.Series,
             if len(mine):
                 todo.append((r, str(mine["curve"].iloc[0]), mine))
         return todo
+    if reference == ORACLE_ALLOCATION:  # each DSN point against the oracle allocation of its own weights
+        todo = []
+        for _, r in d[d["family"] == "dsn"].iterrows():
+            mine = d[(d["family"] == ORACLE_ALLOCATION) & (d["name"] == f"{r['name']}+oracle")
+                     & (d["run_path"] == r["run_path"])]
+            if len(mine):
+                todo.append((r, str(mine["curve"].iloc[0]), mine))
+        return todo
     # static and slim by curve (so a DSN's fixed-width curve is not the supernet's), others by family
     group = d["curve"].where(d["family"].isin(["static", "slim"]), d["family"])
     ref = _reference_name(set(group), reference)
@@ -257,7 +301,11 @@ def point_gaps(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better:
     DSN's weights run at fixed widths form curves of their own, ``slim (<name>)``).
     ``reference="own"`` places each DSN point against the curve of its own checkpoint's weights
     at fixed widths (the entries with the same ``source``): what the gate's allocation gives
-    over running the same weights at one width everywhere; other points are left out. ``gap``
+    over running the same weights at one width everywhere; other points are left out.
+    ``reference="oracle-allocation"`` places each DSN point against the oracle allocation of
+    its own model (the entries named ``<name>+oracle``): the gate's distance to the best
+    allocation its weights allow (negative = below it); above the oracle's costliest point the
+    oracle curve stays flat (a larger budget buys at least its best allocation). ``gap``
     is the point's quality minus the reference curve's (piecewise linear in GMAC/s) at the
     point's cost, positive = the point is better; flat from the front's costliest point up to
     the costliest reference member (those are dominated); outside the reference's range the
@@ -284,7 +332,8 @@ def point_gaps(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better:
                    "ci_lo": math.nan, "ci_hi": math.nan, "p_wilcoxon": math.nan, "p_ttest": math.nan,
                    "n": 0, "significant": False, "note": ""}
             if values is not None:
-                row.update(_paired_row(r, members, values, metric, higher_is_better, seed, n_boot))
+                row.update(_paired_row(r, members, values, metric, higher_is_better, seed, n_boot,
+                                       hold_above=reference == ORACLE_ALLOCATION))
             else:
                 rc, rq, c_max = _reaching_front(members, metric, higher_is_better)
                 if rc.size > 0 and rc[0] <= c <= max(rc[-1], c_max):
@@ -297,7 +346,7 @@ def point_gaps(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better:
 
 
 def _paired_row(r: pd.Series, members: pd.DataFrame, values: dict[tuple, pd.Series], metric: str,
-                higher_is_better: bool, seed: int, n_boot: int) -> dict:
+                higher_is_better: bool, seed: int, n_boot: int, hold_above: bool = False) -> dict:
     mine = _values_of(r, values)
     refs = [(float(m["gmacs"]), _values_of(m, values)) for _, m in members.iterrows()]
     if mine is None or any(v is None for _, v in refs):
@@ -307,7 +356,7 @@ def _paired_row(r: pd.Series, members: pd.DataFrame, values: dict[tuple, pd.Seri
     try:
         res = paired_gap(mine.to_numpy(float), float(r["gmacs"]), [c for c, _ in refs],
                          np.stack([v.reindex(ids).to_numpy(float) for _, v in refs]),
-                         higher_is_better, seed=seed, n_boot=n_boot)
+                         higher_is_better, seed=seed, n_boot=n_boot, hold_above=hold_above)
     except OutsideRange as exc:
         return {"note": f"outside the reference's compute range: {exc}"}
     note = f"{res['n_dropped']} utterance(s) not paired" if res["n_dropped"] else ""

@@ -17,7 +17,7 @@ from matplotlib.patches import Patch
 from . import gates as gates_mod
 from .audio import UtteranceAudio
 from .collect import higher_is_better, metric_label
-from .pareto import curve_gap, front, gap_table
+from .pareto import curve_gap, front, gap_table, oracle_gaps
 from .style import CATEGORY_STYLE, curve_style, family_style, mark_synthetic, style, width_colours
 from .variants import as_percent
 
@@ -110,6 +110,10 @@ def plot_pareto(entries: pd.DataFrame, dataset: str, metric: str = "si_snri", me
                 for xx, yy, op in zip(x, y, g["operating_point"]):
                     if op is not None and not (isinstance(op, float) and math.isnan(op)):
                         point_labels.append((xx, yy, f"β={op:g}", "#333333"))
+            if annotate_beta and fam == "oracle-allocation":
+                for xx, yy, op in zip(x, y, g["operating_point"]):
+                    if op is not None and not (isinstance(op, float) and math.isnan(op)):
+                        point_labels.append((xx, yy, f"μ={op:g}", st["color"]))
             if fam in ("static", "slim"):
                 for xx, yy, w in zip(x, y, g["width"]):
                     if w is not None and not (isinstance(w, float) and math.isnan(w)):
@@ -154,13 +158,13 @@ def _gap_lines(pts: pd.DataFrame, fronts: dict, ref: str | None, metric: str, me
                values: dict | None, seed: int) -> list[str]:
     """The gap box's lines: each curve's mean gap to ``ref`` over their shared GMAC/s range, paired
     with its 95 % interval when ``values`` are given (``n.s.``: the interval covers 0)."""
-    if ref is None or ref not in fronts:
-        return []
     unit = (meta.get(metric) or {}).get("unit", "dB" if metric.startswith(("si_", "sd")) else "")
-    paired = gap_table(pts, metric, hib, ref, values=values, seed=seed).set_index("curve") if values is not None else None
+    has_ref = ref is not None and ref in fronts
+    paired = gap_table(pts, metric, hib, ref, values=values, seed=seed).set_index("curve") \
+        if values is not None and has_ref else None
     lines = []
     for name, curve in fronts.items():
-        if name == ref:
+        if not has_ref or name == ref or name.startswith("oracle allocation"):
             continue
         gap = curve_gap(curve, fronts[ref], hib)
         if not gap.overlaps:
@@ -174,7 +178,13 @@ def _gap_lines(pts: pd.DataFrame, fronts: dict, ref: str | None, metric: str, me
         else:
             text += f"{gap.mean_gap:+.2f} {unit}"
         lines.append(text + f" ({span} GMAC/s)")
-    if lines and paired is not None:
+    for _, r in oracle_gaps(pts, metric, hib, values=values, seed=seed).iterrows():
+        if not np.isfinite(r["mean_gap"]):
+            continue
+        ci = f" [{r['ci_lo']:+.2f}, {r['ci_hi']:+.2f}]" + ("" if r["significant"] else " n.s.") if r["n"] else ""
+        lines.append(f"{_curve_label(r['curve'], 'dsn')} − its {r['oracle']}: {r['mean_gap']:+.2f} {unit}{ci}"
+                     f" ({r['lo']:.3g}–{r['hi']:.3g} GMAC/s)")
+    if lines and values is not None:
         lines.append("[95 % CI, paired over utterances; n.s.: covers 0]")
     return lines
 

@@ -24,6 +24,7 @@ FAMILY_STYLE: dict[str, dict] = {
     "slim": {"color": "#E69F00", "marker": "s", "linestyle": "--", "label": "slimmable"},
     "dsn": {"color": "#D55E00", "marker": "^", "linestyle": "-.", "label": "DSN"},
     "oracle": {"color": "#000000", "marker": "*", "linestyle": ":", "label": "oracle"},
+    "oracle-allocation": {"color": "#555555", "marker": "*", "linestyle": (0, (1, 1.5)), "label": "oracle allocation"},
     "adapter": {"color": "#CC79A7", "marker": "D", "linestyle": (0, (5, 1, 1, 1)), "label": "adapter"},
     "other": {"color": "#56B4E9", "marker": "P", "linestyle": (0, (1, 1)), "label": "other"},
 }

@@ -105,13 +105,15 @@ def _means(values: np.ndarray) -> np.ndarray:
 
 
 def interpolation_weights(cost: float, ref_costs: np.ndarray, ref_values: np.ndarray,
-                          higher_is_better: bool = True) -> np.ndarray:
+                          higher_is_better: bool = True, hold_above: bool = False) -> np.ndarray:
     """Weights ``w [k]`` with ``w @ ref_values`` = the per-utterance reference at ``cost``.
 
     The reference curve is the front of the members' mean values (NaN left out of each mean);
     at most two weights are non-zero (the bracketing front members). Raises
     :class:`OutsideRange` (with the range in the message) below the cheapest member or above the
-    costliest one.
+    costliest one; with ``hold_above`` a cost above the range keeps the front's costliest
+    member (for a reference that can always spend less than its budget, such as an oracle
+    allocation: a larger budget buys at least what its best allocation gave).
 
     Shape: ``ref_costs [k]``, ``ref_values [k, n_utterances]`` -> ``[k]``.
     """
@@ -123,7 +125,7 @@ def interpolation_weights(cost: float, ref_costs: np.ndarray, ref_values: np.nda
     fc = rc[idx]
     c_max = float(np.nanmax(rc[np.isfinite(means)]))
     c = float(cost)
-    if not math.isfinite(c) or c < fc[0] or c > max(fc[-1], c_max):
+    if not math.isfinite(c) or c < fc[0] or (c > max(fc[-1], c_max) and not hold_above):
         raise OutsideRange(f"{c:.4g} GMAC/s is outside the reference's range {fc[0]:.4g}-{max(fc[-1], c_max):.4g} GMAC/s")
     w = np.zeros(rc.size)
     if c >= fc[-1]:
@@ -137,7 +139,8 @@ def interpolation_weights(cost: float, ref_costs: np.ndarray, ref_values: np.nda
 
 
 def paired_gap(point_values: Any, cost: float, ref_costs: Any, ref_values: Any,
-               higher_is_better: bool = True, seed: int = 0, n_boot: int = 1000) -> dict[str, Any]:
+               higher_is_better: bool = True, seed: int = 0, n_boot: int = 1000,
+               hold_above: bool = False) -> dict[str, Any]:
     """The paired gap of one point to a reference curve at the point's cost (module docstring).
 
     ``point_values [n]`` and ``ref_values [k, n]`` hold the same utterances in the same order.
@@ -145,13 +148,14 @@ def paired_gap(point_values: Any, cost: float, ref_costs: Any, ref_values: Any,
     ``p_wilcoxon``, ``p_ttest``, ``n`` (utterances used), ``n_dropped`` (utterances with a NaN
     in the point or a bracketing member), ``point`` and ``reference`` (their means on those
     utterances) and ``bracket`` (the indices of the members with non-zero weight). Raises
-    :class:`OutsideRange` when the cost is outside the reference's range.
+    :class:`OutsideRange` when the cost is outside the reference's range (``hold_above``: see
+    :func:`interpolation_weights`).
     """
     x = np.asarray(point_values, dtype=np.float64).ravel()
     rv = np.asarray(ref_values, dtype=np.float64)
     if rv.ndim != 2 or rv.shape[1] != x.size:
         raise ValueError(f"reference values must be [k, {x.size}], got {rv.shape}")
-    w = interpolation_weights(cost, np.asarray(ref_costs, dtype=np.float64), rv, higher_is_better)
+    w = interpolation_weights(cost, np.asarray(ref_costs, dtype=np.float64), rv, higher_is_better, hold_above)
     used = np.flatnonzero(w)
     ref = (w[used, None] * rv[used]).sum(axis=0)  # NaN where a bracketing member is NaN
     if higher_is_better:

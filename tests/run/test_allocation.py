@@ -46,12 +46,13 @@ def test_allocation_options_are_checked(tmp_path, capsys):
     assert "one width" in err and len(err.strip().splitlines()) == 1
 
 
-def test_oracle_curve_is_never_below_the_best_fixed_width_on_a_real_mini_run(tmp_path):
+def test_oracle_curve_is_never_below_the_best_fixed_width_on_a_real_mini_run(tmp_path, capsys):
     """The bundled dsn-l1 on two real mini-2mix utterances: its weights at each fixed width and
     its oracle allocation at three multipliers, in one run folder (family oracle-allocation)."""
     exp = tmp_path / "oracle.yaml"
     widths = [0.25, 0.5, 0.75, 1.0]
     exp.write_text("models:\n" + "".join(f"  - {{name: dsn-l1, width: {w}, label: w{w}}}\n" for w in widths)
+                   + "  - {name: dsn-l1, operating_points: [0.0]}\n"
                    + "  - {name: dsn-l1, allocation: oracle, operating_points: [0.0, 1.0, 2.0]}\n"
                    + "datasets: [mini-2mix]\nmetrics: [si_snr]\nlimit: 2\nworkers: 1\n")
     out = tmp_path / "run"
@@ -72,3 +73,9 @@ def test_oracle_curve_is_never_below_the_best_fixed_width_on_a_real_mini_run(tmp
     mine = seg[seg["model"] == "dsn-l1+oracle"]
     assert mine.groupby("operating_point")["width"].nunique().max() > 1
     assert (oracle.sort_values("op")["gmacs"].diff().dropna() <= 0).all()  # a larger mu is never costlier
+    # the gate against its own oracle, paired, in table --gaps
+    capsys.readouterr()
+    assert main(["table", str(out), "--gaps", "--metrics", "si_snri"]) == 0
+    text = capsys.readouterr().out
+    block = text.split("Each DSN point against the oracle allocation of its own weights")[1]
+    assert "| DSN λ=1 β=0 |" in block and "| 95 % CI |" in block and "oracle μ=0 (dsn-l1)" in text
