@@ -118,36 +118,45 @@ def plot_pareto(entries: pd.DataFrame, dataset: str, metric: str = "si_snri", me
                 for xx, yy, w in zip(x, y, g["width"]):
                     if w is not None and not (isinstance(w, float) and math.isnan(w)):
                         point_labels.append((xx, yy, f"w={w:g}", st["color"]))
+        anchor_notes = []
         for _, a in anchors.iterrows():
             st = family_style(str(a["family"]))
             ax.axhline(float(a[metric]), color=st["color"], linestyle=":", linewidth=1.0, zorder=0)
-            ax.annotate(f"{a['label']} (compute not defined)", (1.0, float(a[metric])), xycoords=("axes fraction", "data"),
-                        xytext=(-2, 3), textcoords="offset points", ha="right", fontsize=7, color=st["color"])
+            anchor_notes.append((float(a[metric]), ax.annotate(
+                f"{a['label']} (compute not defined)", (1.0, float(a[metric])), xycoords=("axes fraction", "data"),
+                xytext=(-2, 3), textcoords="offset points", ha="right", fontsize=7, color=st["color"])))
         left, right = ax.get_xlim()
         ax.set_xlim(max(left, 0.0) if right > 0 else 0.0, right if right > 0 else 1.0)  # compute is never negative
+        off_scale = _zoom_on_models(ax, pts, anchors, metric)
+        for v, note in anchor_notes:  # an anchor off the zoomed scale is named in the box instead
+            if not ax.get_ylim()[0] <= v <= ax.get_ylim()[1]:
+                note.remove()
         _place_labels(ax, point_labels, pts["gmacs"].to_numpy(float), pts[metric].to_numpy(float))
         ax.set_xlabel("Compute (GMAC per second of audio)")
         ax.set_ylabel(metric_label(metric, meta))
         ax.set_title(f"{metric_label(metric, meta, with_unit=False)} against compute: {dataset}")
         ref = reference or ("static" if "static" in fronts else ("slim" if "slim" in fronts else None))
         lines = _gap_lines(pts, fronts, ref, metric, meta, hib, values, seed)
-        shade_note = None
+        shade_note = shade_colour = None
         if ref is not None and ref in fronts:
             shaded = "dsn (all)" if "dsn (all)" in fronts else next((k for k in fronts if k.startswith("dsn")), None)
-            if shaded is not None and _shade_between(ax, fronts[shaded], fronts[ref], hib):
+            shade_colour = _shade_between(ax, fronts[shaded], fronts[ref], hib) if shaded is not None else None
+            if shade_colour:
                 shade_note = f"area: {_curve_label(shaded, 'dsn')} vs {ref}"
         handles, labels = ax.get_legend_handles_labels()
         if any_dominated:
             handles.append(plt.Line2D([], [], linestyle="none", marker="o", markerfacecolor="white", markeredgecolor="#555555"))
             labels.append("dominated point")
         if shade_note:
-            handles.append(Patch(facecolor="#009E73", alpha=0.3, edgecolor="none"))
+            handles.append(Patch(facecolor=shade_colour, alpha=0.3, edgecolor="none"))
             labels.append(shade_note)
         leg = ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
                         title="error bars: bootstrap 95 % CI", title_fontsize=7)
         leg._legend_box.align = "left"
-        if lines:
-            ax.text(1.02, 0.0, "Mean gap at equal compute\n" + "\n".join(lines), transform=ax.transAxes,
+        box = (["Mean gap at equal compute"] + lines if lines else []) + (["Off scale (axes zoomed on the models):"]
+                                                                        + off_scale if off_scale else [])
+        if box:
+            ax.text(1.02, 0.0, "\n".join(box), transform=ax.transAxes,
                     ha="left", va="bottom", fontsize=6.5,
                     bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "#bbbbbb"})
         mark_synthetic(fig, summary)
@@ -190,56 +199,121 @@ def _gap_lines(pts: pd.DataFrame, fronts: dict, ref: str | None, metric: str, me
 
 
 def _shade_between(ax: plt.Axes, curve: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarray],
-                   hib: bool) -> bool:
+                   hib: bool) -> str | None:
     """Shade the area between a curve and the reference over their shared GMAC/s range (green
-    where the curve is better, red where it is worse); False when they share no range."""
+    where the curve is better, vermillion where it is worse); the colour of the larger part, or
+    None when they share no range."""
     lo, hi = max(curve[0][0], ref[0][0]), min(curve[0][-1], ref[0][-1])
     if not lo < hi:
-        return False
+        return None
     xs = np.union1d(np.concatenate([curve[0], ref[0]]), [lo, hi])
     xs = np.linspace(lo, hi, 400) if xs.size < 2 else np.union1d(xs[(xs >= lo) & (xs <= hi)], np.linspace(lo, hi, 400))
     qa, qb = np.interp(xs, *curve), np.interp(xs, *ref)
     better = qa >= qb if hib else qa <= qb
     ax.fill_between(xs, qa, qb, where=better, interpolate=True, color="#009E73", alpha=0.15, linewidth=0, zorder=0)
     ax.fill_between(xs, qa, qb, where=~better, interpolate=True, color="#D55E00", alpha=0.15, linewidth=0, zorder=0)
-    return True
+    gain = float(np.trapezoid(np.abs(qa - qb) * better, xs)) >= float(np.trapezoid(np.abs(qa - qb) * ~better, xs))
+    return "#009E73" if gain else "#D55E00"
 
 
-#: candidate label offsets (points) around a marker, tried in order
-_OFFSETS = [(5, -10, "left"), (5, 4, "left"), (-5, 4, "right"), (-5, -10, "right"),
-            (0, 8, "center"), (0, -14, "center"), (9, -3, "left"), (-9, -3, "right")]
+def _zoom_on_models(ax: plt.Axes, pts: pd.DataFrame, anchors: pd.DataFrame, metric: str) -> list[str]:
+    """When oracle anchors (the mixture at 0 GMAC/s, the IRM far above) would squeeze the models
+    into a sliver of the axes, zoom the axes on the models (error bars included) and return one
+    line per anchor left off scale, for the box beside the axes; else change nothing."""
+    models = pts[pts["family"] != "oracle"]
+    if models.empty:
+        return []
+    lo_col, hi_col = f"{metric}_lo", f"{metric}_hi"
+    q = models[metric].astype(float)
+    q_lo = pd.to_numeric(models[lo_col], errors="coerce").fillna(q) if lo_col in models else q
+    q_hi = pd.to_numeric(models[hi_col], errors="coerce").fillna(q) if hi_col in models else q
+    y0, y1 = float(np.nanmin(q_lo)), float(np.nanmax(q_hi))
+    c = models["gmacs"].astype(float)
+    x0, x1 = float(c.min()), float(c.max())
+    bottom, top = ax.get_ylim()
+    left, right = ax.get_xlim()
+    if (y1 - y0) >= 0.4 * (top - bottom) and (x1 - x0) >= 0.4 * (right - left):
+        return []
+    ypad = 0.08 * max(y1 - y0, 1e-9)
+    xpad = 0.08 * max(x1 - x0, 1e-9)
+    ax.set_ylim(y0 - ypad, y1 + 4 * ypad)  # room above the cluster for labels
+    ax.set_xlim(max(x0 - xpad, 0.0), x1 + xpad)
+    (nx0, nx1), (ny0, ny1) = ax.get_xlim(), ax.get_ylim()
+    notes = []
+    others = pd.concat([anchors, pts[pts["family"] == "oracle"]])
+    for _, a in others.iterrows():
+        v, g = float(a[metric]), float(a["gmacs"])
+        inside = ny0 <= v <= ny1 and (not np.isfinite(g) or nx0 <= g <= nx1)
+        if not inside:
+            where = f" at {g:.3g} GMAC/s" if np.isfinite(g) else ""
+            notes.append(f"{'↑' if v > ny1 else ('↓' if v < ny0 else '←')} {a['label']}: {v:.2f}{where}")
+    return notes
+
+
+#: label offsets (points) tried around a marker: 8 directions on rings of growing radius; a
+#: label away from the first ring gets a thin leader line to its point
+_DIRECTIONS = [(1, -1, "left"), (1, 1, "left"), (-1, 1, "right"), (-1, -1, "right"),
+               (0, 1, "center"), (0, -1.4, "center"), (1.3, 0, "left"), (-1.3, 0, "right")]
+_RINGS = (6.0, 11.0, 17.0, 24.0, 32.0, 42.0, 54.0)
+#: marker half-size in points (markersize 6 plus the edge), the clearance labels keep from markers
+MARKER_RADIUS_PT = 4.0
+
+
+def label_offsets() -> list[tuple[float, float, str, bool]]:
+    """Candidate (dx, dy, ha, leader) offsets in points, nearest first."""
+    out = []
+    for i, r in enumerate(_RINGS):
+        for ux, uy, ha in _DIRECTIONS:
+            out.append((ux * r, uy * r - (3.0 if uy == 0 else 0.0) - (2.5 if uy < 0 else 0.0), ha, i > 0))
+    return out
 
 
 def _place_labels(ax: plt.Axes, labels: list[tuple[float, float, str, str]], xs: np.ndarray, ys: np.ndarray) -> None:
-    """Annotate points with small labels, each at the first offset where it overlaps neither
-    another label nor a marker (greedy; falls back to the first offset)."""
+    """Annotate points with small labels, each at the nearest offset (:func:`label_offsets`)
+    where it overlaps no other label, no marker and stays inside the axes; far ones get a leader
+    line. When no offset is free, the one with the least overlap is used."""
     if not labels:
         return
     fig = ax.figure
     renderer = fig.canvas.get_renderer()
     to_px = ax.transData.transform
     ok = np.isfinite(xs) & np.isfinite(ys)
-    markers = [to_px((x, y)) for x, y in zip(xs[ok], ys[ok])]
-    r = 4.5 * fig.dpi / 72.0  # marker half-size in pixels
+    markers = np.array([to_px((x, y)) for x, y in zip(xs[ok], ys[ok])]).reshape(-1, 2)
+    r = MARKER_RADIUS_PT * fig.dpi / 72.0
+    frame = ax.get_window_extent(renderer)
     taken: list = []
+
+    def clash(box) -> float:
+        area = 0.0
+        for t in taken:
+            w = min(box.x1, t.x1) - max(box.x0, t.x0)
+            h = min(box.y1, t.y1) - max(box.y0, t.y0)
+            if w > 0 and h > 0:
+                area += w * h
+        if markers.size:
+            near = ((markers[:, 0] > box.x0 - r) & (markers[:, 0] < box.x1 + r)
+                    & (markers[:, 1] > box.y0 - r) & (markers[:, 1] < box.y1 + r))
+            area += 4 * r * r * float(near.sum())
+        outside = (box.x0 < frame.x0) or (box.x1 > frame.x1) or (box.y0 < frame.y0) or (box.y1 > frame.y1)
+        return area + (1e6 if outside else 0.0)
+
     for x, y, text, colour in labels:
-        placed = None
-        for dx, dy, ha in _OFFSETS:
-            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha,
+        best = None
+        for dx, dy, ha, leader in label_offsets():
+            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, va="baseline",
                               fontsize=6.5, color=colour, zorder=5)
-            box = ann.get_window_extent(renderer).expanded(1.05, 1.1)
-            hit = any(box.overlaps(t) for t in taken) or any(
-                box.x0 - r < mx < box.x1 + r and box.y0 - r < my < box.y1 + r for mx, my in markers)
-            if not hit:
-                placed = (ann, box)
-                break
+            box = ann.get_window_extent(renderer).expanded(1.04, 1.08)
+            score = clash(box)
             ann.remove()
-        if placed is None:
-            dx, dy, ha = _OFFSETS[0]
-            ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha,
-                              fontsize=6.5, color=colour, zorder=5)
-            placed = (ann, ann.get_window_extent(renderer))
-        taken.append(placed[1])
+            if best is None or score < best[0]:
+                best = (score, dx, dy, ha, leader)
+            if score == 0:
+                break
+        _, dx, dy, ha, leader = best
+        arrow = {"arrowstyle": "-", "color": colour, "linewidth": 0.5, "alpha": 0.7, "shrinkA": 0, "shrinkB": 3} if leader else None
+        ann = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, va="baseline",
+                          fontsize=6.5, color=colour, zorder=5, arrowprops=arrow)
+        taken.append(ann.get_window_extent(renderer).expanded(1.04, 1.08))
 
 
 def _shade_categories(ax: plt.Axes, seg: pd.DataFrame) -> None:

@@ -183,3 +183,39 @@ def test_pareto_gap_box_shows_paired_intervals_and_marks_not_significant(demo):
         assert line.endswith("GMAC/s)") and (" n.s. " in line) == (not r["significant"])
     assert "paired over utterances" in box
     assert any(c.__class__.__name__ in ("PolyCollection", "FillBetweenPolyCollection") for c in fig.axes[0].collections)
+
+
+def test_labels_of_the_default_pareto_figures_overlap_no_label_and_no_marker():
+    """The committed baseline is the default run: its operating-point labels (β=, w=, μ=), as
+    text bounding boxes, overlap neither each other nor any marker; the oracle anchors that
+    would flatten the cluster are named off scale instead."""
+    import itertools
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    from dsnbench.analysis.figures import pareto_figures
+    from dsnbench.analysis.plots import MARKER_RADIUS_PT
+    baseline = Path(__file__).resolve().parents[2] / "results" / "mini" / "baseline"
+    figs = pareto_figures([read_run(baseline)])
+    assert figs
+    for name, fig in figs.items():
+        ax = fig.axes[0]
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        labels = [t for t in ax.texts if t.get_text().startswith(("β=", "w=", "μ="))]
+        assert len(labels) >= 8, name
+        boxes = [Text.get_window_extent(t, renderer) for t in labels]  # the text, not its leader line
+        for i, j in itertools.combinations(range(len(boxes)), 2):
+            assert not boxes[i].overlaps(boxes[j]), (name, labels[i].get_text(), labels[j].get_text())
+        r = 0.9 * MARKER_RADIUS_PT * fig.dpi / 72.0
+        for line in ax.lines:
+            if line.get_marker() in (None, "None", "", " ", "_", "|"):  # lines and error-bar caps
+                continue
+            for mx, my in ax.transData.transform(line.get_xydata()):
+                for t, b in zip(labels, boxes):
+                    assert not (b.x0 - r < mx < b.x1 + r and b.y0 - r < my < b.y1 + r), (name, t.get_text())
+        box = next(t.get_text() for t in ax.texts if "Off scale" in t.get_text())
+        assert "oracle-irm" in box and "oracle-mixture" in box
+        plt.close(fig)
