@@ -19,7 +19,7 @@ from .audio import find_audio
 from .collect import entries_frame, family_of, load_runs, metrics_meta, require_metric, short_name
 from .kinds import formats
 from .pareto import utterance_values
-from .plots import plot_gate_timeline, plot_overlap_noise, plot_pareto, plot_seg_snr_by_width, plot_width_share
+from .plots import plot_gate_timeline, plot_oracle_agreement, plot_overlap_noise, plot_pareto, plot_seg_snr_by_width, plot_width_share
 from .style import save_figure
 from .variants import default_lines, factors_frame, variant_table
 
@@ -100,6 +100,10 @@ def gate_figures(run: RunTables, utt_ids: Sequence[str] | None = None, model: st
         f"gates-share-{tag}": plot_width_share(chosen, f"Width chosen per segment category: {shown}{op_txt}, {dataset}", summary, widths),
         f"gates-segsnr-{tag}": plot_seg_snr_by_width(chosen, f"Segmental SI-SNR by chosen width: {shown}{op_txt}, {dataset}", summary),
     }
+    agreement, mu = gates_mod.oracle_agreement(seg, model, operating_point, dataset)
+    if not agreement.empty:
+        figs[f"gates-agreement-{tag}"] = plot_oracle_agreement(
+            agreement, f"Gate against the oracle allocation: {shown}{op_txt}, {dataset}", mu, summary)
     ids = list(utt_ids) if utt_ids else _pick_utterances(chosen, n_utterances)
     known = set(chosen["utt_id"])
     for uid in ids:

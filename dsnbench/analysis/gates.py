@@ -135,3 +135,54 @@ def utterance_segments(segments: pd.DataFrame, utt_id: str) -> pd.DataFrame:
     g["span_start_s"] = lo
     g["span_end_s"] = hi
     return g
+
+
+#: the categories of :func:`oracle_agreement` (noise-only: no speaker active, noise present)
+AGREEMENT_CATEGORIES = ["silence", "noise-only", "one", "overlap"]
+
+
+def _agreement_category(seg: pd.DataFrame) -> pd.Series:
+    cat = seg["category"].astype(str)
+    noise = seg["noise_active"] if "noise_active" in seg.columns else pd.Series(False, index=seg.index)
+    noisy = noise.map(lambda v: bool(v) if v is not None and not (isinstance(v, float) and math.isnan(v)) else False)
+    return cat.where(~((cat == "silence") & noisy), "noise-only")
+
+
+def oracle_agreement(segments: pd.DataFrame, model: str, operating_point: float | None, dataset: str,
+                     oracle_model: str | None = None) -> tuple[pd.DataFrame, float | None]:
+    """How often a DSN entry's gate chose the width the oracle allocation chose, per segment
+    category (silence / noise-only / one / overlap, then ``all``), at matched mean compute.
+
+    The oracle entry is ``oracle_model`` (default ``<model>+oracle``) on the same dataset at
+    the multiplier mu whose mean MACs per segment is nearest the DSN entry's (both run on the
+    same segment grid, so that is matched mean compute). Segments are paired by (utterance,
+    segment). Returns the frame (index: category; columns ``agreement`` (share), ``n``,
+    ``dsn_mean_width``, ``oracle_mean_width``) and the mu used; an empty frame and None when
+    the run has no oracle allocation of this model.
+    """
+    oracle_model = oracle_model or f"{model}+oracle"
+    mine = select_entry(segments, model, operating_point, dataset)
+    orc = segments[(segments["model"] == oracle_model) & (segments["dataset"] == dataset)]
+    cols = ["agreement", "n", "dsn_mean_width", "oracle_mean_width"]
+    if orc.empty or mine.empty:
+        return pd.DataFrame(columns=cols), None
+    target = float(mine["macs"].astype(float).mean())
+    per_mu = orc.groupby("operating_point")["macs"].mean().astype(float)
+    mu = float((per_mu - target).abs().idxmin())
+    orc = orc[np.isclose(orc["operating_point"].astype(float), mu)]
+    both = mine[["utt_id", "segment", "width", "category"] + (["noise_active"] if "noise_active" in mine else [])].merge(
+        orc[["utt_id", "segment", "width"]], on=["utt_id", "segment"], suffixes=("", "_oracle"))
+    both = both.dropna(subset=["width", "width_oracle"])
+    both["group"] = _agreement_category(both)
+    both["agree"] = np.isclose(both["width"].astype(float), both["width_oracle"].astype(float))
+    rows = {}
+    order = AGREEMENT_CATEGORIES + sorted(set(both["group"]) - set(AGREEMENT_CATEGORIES))
+    for name in order:
+        g = both[both["group"] == name]
+        if len(g):
+            rows[name] = {"agreement": float(g["agree"].mean()), "n": int(len(g)),
+                          "dsn_mean_width": float(g["width"].mean()), "oracle_mean_width": float(g["width_oracle"].mean())}
+    if len(both):
+        rows["all"] = {"agreement": float(both["agree"].mean()), "n": int(len(both)),
+                       "dsn_mean_width": float(both["width"].mean()), "oracle_mean_width": float(both["width_oracle"].mean())}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=cols), mu

@@ -532,3 +532,30 @@ def plot_overlap_noise(tables: dict[str, pd.DataFrame], metric: str = "si_snri",
         fig.tight_layout()
         mark_synthetic(fig, summary)
     return fig
+
+
+def plot_oracle_agreement(agreement: pd.DataFrame, title: str, mu: float | None = None,
+                          summary: dict | None = None) -> plt.Figure:
+    """Share of segments where the gate chose the oracle allocation's width, per segment
+    category (:func:`dsnbench.analysis.gates.oracle_agreement`), with each bar's segment count
+    and the mean width each chose."""
+    with style():
+        fig, ax = plt.subplots(figsize=(5.2, 3.0))
+        names = list(agreement.index)
+        x = np.arange(len(names))
+        colours = [CATEGORY_STYLE.get(n, {"color": "#cccccc"})["color"] if n != "all" else "#999999" for n in names]
+        hatches = [CATEGORY_STYLE.get(n, {"hatch": ""})["hatch"] for n in names]
+        bars = ax.bar(x, agreement["agreement"].to_numpy(float), color=colours, edgecolor="#555555", linewidth=0.6)
+        for b, h in zip(bars, hatches):
+            b.set_hatch(h)
+        for xi, (_, r) in zip(x, agreement.iterrows()):
+            ax.annotate(f"n={int(r['n'])}\nw̄ {r['dsn_mean_width']:.2f} / {r['oracle_mean_width']:.2f}",
+                        (xi, float(r["agreement"])), xytext=(0, 3), textcoords="offset points", ha="center",
+                        va="bottom", fontsize=6.5)
+        ax.set_xticks(x, names)
+        ax.set_ylim(0, 1.25)
+        ax.set_ylabel("gate = oracle width (share)")
+        ax.set_title(title + (f"\n(oracle at μ={mu:g}, matched mean compute; w̄: mean width gate / oracle)" if mu is not None else ""),
+                     fontsize=8)
+        mark_synthetic(fig, summary)
+    return fig

@@ -181,6 +181,27 @@ def gaps_html(runs: Sequence[RunTables], entries: pd.DataFrame, metric: str, hib
     return body
 
 
+def _agreement_html(run: RunTables) -> list[str]:
+    """Per DSN entry with an oracle allocation of its model in the run: how often the gate chose
+    the oracle's width, per segment category, at matched mean compute."""
+    out = []
+    for model, dataset, op in gates_mod.dynamic_entries(run.segments):
+        if model.endswith("+oracle"):
+            continue
+        agreement, mu = gates_mod.oracle_agreement(run.segments, model, op, dataset)
+        if agreement.empty:
+            continue
+        tab = agreement.reset_index().rename(columns={"index": "category", "dsn_mean_width": "gate mean width",
+                                                      "oracle_mean_width": "oracle mean width"})
+        op_txt = "" if op is None else f", β={op:g}"
+        out += [f"<h4>Gate against the oracle allocation: {html.escape(model)}{op_txt}, {html.escape(dataset)} "
+                f"(oracle at μ={mu:g}, matched mean compute)</h4>",
+                "<p class=\"note\">Share of segments where the gate chose the width the oracle allocation chose "
+                "(greedy per segment on the fixed-width outputs, exact output), per segment category.</p>",
+                _frame_html(tab, "{:.3g}")]
+    return out
+
+
 def build_report(runs: Sequence[RunTables], metric: str = "si_snri", utt_ids: Sequence[str] | None = None,
                  audio_root: str | Path | None = None, title: str | None = None, n_gate_utterances: int = 2) -> str:
     """The HTML page as a string (see the module docstring)."""
@@ -220,6 +241,7 @@ def build_report(runs: Sequence[RunTables], metric: str = "si_snri", utt_ids: Se
         body.append(f"<h3>{html.escape(run_label(run))}</h3>")
         for name, fig in figs.items():
             body.append(_figure_html(fig, name))
+        body += _agreement_html(run)
     if not any_gate:
         body.append("<p class=\"note\">No entry chose more than one width per segment: no gate decisions to show.</p>")
     # overlap / noise

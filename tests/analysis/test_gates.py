@@ -57,3 +57,32 @@ def test_utterance_spans_tile_time(demo):
     g = gates.utterance_segments(seg, uid)
     assert g["span_start_s"].iloc[0] == 0.0
     assert np.allclose(g["span_start_s"].to_numpy()[1:], g["span_end_s"].to_numpy()[:-1])
+
+
+def test_oracle_agreement_per_category_at_matched_compute():
+    import pandas as pd
+
+    from dsnbench.analysis.gates import oracle_agreement
+    cats = ["silence", "silence", "one", "one", "overlap", "overlap"]
+    noise = [True, False, False, False, False, False]
+    rows = []
+    dsn_w = [0.25, 0.25, 0.5, 1.0, 1.0, 1.0]
+    for s, (c, n, w) in enumerate(zip(cats, noise, dsn_w)):
+        rows.append({"model": "m", "dataset": "d", "operating_point": 0.0, "utt_id": "u", "segment": s,
+                     "width": w, "macs": 100 * w, "category": c, "noise_active": n})
+    # the oracle at mu=0 is costly (mean MACs 100), at mu=1 matches the gate's mean (75/100 ...)
+    oracle = {0.0: [1.0] * 6, 1.0: [0.25, 0.5, 0.5, 0.5, 1.0, 1.0]}
+    for mu, ws in oracle.items():
+        for s, (c, n, w) in enumerate(zip(cats, noise, ws)):
+            rows.append({"model": "m+oracle", "dataset": "d", "operating_point": mu, "utt_id": "u", "segment": s,
+                         "width": w, "macs": 100 * w, "category": c, "noise_active": n})
+    seg = pd.DataFrame(rows)
+    agreement, mu = oracle_agreement(seg, "m", 0.0, "d")
+    assert mu == 1.0
+    assert agreement.loc["noise-only", "agreement"] == 1.0 and agreement.loc["noise-only", "n"] == 1
+    assert agreement.loc["silence", "agreement"] == 0.0
+    assert agreement.loc["one", "agreement"] == 0.5 and agreement.loc["overlap", "agreement"] == 1.0
+    assert agreement.loc["all", "agreement"] == 4 / 6
+    assert list(agreement.index) == ["silence", "noise-only", "one", "overlap", "all"]
+    empty, none = oracle_agreement(seg[seg["model"] == "m"], "m", 0.0, "d")
+    assert empty.empty and none is None

@@ -79,3 +79,8 @@ def test_oracle_curve_is_never_below_the_best_fixed_width_on_a_real_mini_run(tmp
     text = capsys.readouterr().out
     block = text.split("Each DSN point against the oracle allocation of its own weights")[1]
     assert "| DSN λ=1 β=0 |" in block and "| 95 % CI |" in block and "oracle μ=0 (dsn-l1)" in text
+    # the gate against the oracle per segment category, in the gates figures
+    from dsnbench.analysis.figures import gate_figures
+    from dsnbench.results import read_run
+    figs = gate_figures(read_run(out), model="dsn-l1", operating_point=0.0, n_utterances=0)
+    assert any(name.startswith("gates-agreement-dsn-l1") for name in figs)
