@@ -94,8 +94,8 @@ def family_fronts(entries: pd.DataFrame, metric: str = "si_snri", higher_is_bett
 
 
 def _curve_members(d: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The entries behind each curve of one dataset (non-oracle-anchor), plus ``dsn (all)``."""
-    out = {str(k): g for k, g in d.groupby("curve", sort=True)}
+    """The entries behind each curve of one dataset (oracle anchors left out), plus ``dsn (all)``."""
+    out = {str(k): g for k, g in d[d["family"] != "oracle"].groupby("curve", sort=True)}
     dsn = d[d["family"] == "dsn"]
     if dsn["curve"].nunique() > 1:
         out["dsn (all)"] = dsn
@@ -216,8 +216,6 @@ def hypervolumes(entries: pd.DataFrame, metric: str = "si_snri", higher_is_bette
             continue
         ref = reference_point or hypervolume_reference(d, metric, higher_is_better)
         for name, g in _curve_members(d).items():
-            if (g["family"] == "oracle").all():  # anchors (mixture, IRM), not a trade-off
-                continue
             hv = hypervolume(g["gmacs"].to_numpy(float), g[metric].to_numpy(float), ref, higher_is_better)
             rows.append({"dataset": dataset, "curve": name, "hypervolume": hv,
                          "ref_gmacs": float(ref[0]), "ref_quality": float(ref[1])})
