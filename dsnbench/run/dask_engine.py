@@ -454,6 +454,17 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
 
     # -- everything is checked before a cluster starts ------------------------------------
     run = prepare_run(cfg, out)
+    try:
+        return _run_prepared(run, options, progress, log, on_unit_done, wall0)
+    finally:
+        run.folder.release()
+
+
+def _run_prepared(run: PreparedRun, options: EngineOptions, progress: bool, log: Callable[[str], None],
+                  on_unit_done: Callable[[Any, int], None] | None, wall0: float) -> dict:
+    """:func:`run_experiment_dask` once its folder is claimed (the caller gives the folder's
+    lock back however this ends)."""
+    cfg, out = run.cfg, run.out
     manifests, store = run.plan.manifests, run.folder.store
     todo_total = run.n_todo()
 
