@@ -233,9 +233,14 @@ def _meta_from_summary(summary: Mapping, name: str, source: str) -> MetricMeta |
     if not isinstance(rec, Mapping):
         return None
     try:
-        return MetricMeta(str(rec.get("unit", "")), bool(rec["higher_is_better"]), float(rec["tolerance"]), source)
+        meta = MetricMeta(str(rec.get("unit", "")), bool(rec["higher_is_better"]), float(rec["tolerance"]), source)
     except (KeyError, TypeError, ValueError):
         return None
+    if not math.isfinite(meta.tolerance) or meta.tolerance < 0:
+        # a NaN or huge tolerance would judge any change "ok"
+        raise UserError(f"the {source} run's metrics_meta gives {name} the tolerance {rec['tolerance']!r}; "
+                        f"a tolerance must be a finite number >= 0 (override with --tol {name}=VALUE)")
+    return meta
 
 
 def resolve_meta(name: str, baseline: Mapping, new: Mapping,
@@ -391,7 +396,22 @@ def compare_summaries(baseline: Mapping, new: Mapping, tolerances: Mapping[str, 
 
     ``tolerances`` overrides the absolute tolerance per metric name; a name that matches no
     compared metric is a :class:`UserError` (a typo would otherwise silently check nothing).
+    A summary whose fields have the wrong types, or a mean of +-inf, is a UserError (exit 2,
+    one line), never a crash that would read as exit 1 (a regression) or a verdict of OK.
     """
+    try:
+        return _compare(baseline, new, tolerances, baseline_label, new_label, allow_precision)
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        raise UserError(f"malformed summary ({type(exc).__name__}: {exc}); each run's summary.json must be "
+                        f"as dsnbench wrote it") from None
+
+
+def _compare(baseline: Mapping, new: Mapping, tolerances: Mapping[str, float] | None,
+             baseline_label: str, new_label: str, allow_precision: bool) -> Comparison:
+    for summary, label in ((baseline, baseline_label or "baseline"), (new, new_label or "new")):
+        for field_name in ("datasets", "metrics_meta"):
+            if not isinstance(summary.get(field_name) or {}, Mapping):
+                raise TypeError(f"{label}: '{field_name}' is a {type(summary[field_name]).__name__}, not a mapping")
     tolerances = dict(tolerances or {})
     reasons, notes = comparability(baseline, new, allow_precision)
     info_b = _run_info(baseline, baseline_label)
@@ -447,6 +467,9 @@ def _judge(model: str, dataset: str, op: float | None, name: str, b: Any, n: Any
         return Row(model, dataset, op, name, unit, hib, tol, None, _num(n), None, "only_in_new", False,
                    "metric not in the baseline")
     b, n = _num(b), _num(n)
+    for side, v in (("baseline", b), ("new run", n)):
+        if math.isinf(v):
+            raise UserError(f"the {side}'s {name} of {model} on {dataset} is {v}: not a value to compare")
     b_nan, n_nan = math.isnan(b), math.isnan(n)
     change = float("nan") if (b_nan or n_nan) else n - b
     if b_nan and n_nan:
@@ -538,12 +561,13 @@ def _op(v: Any) -> float | None:
 
 
 def _num(v: Any) -> float:
+    """A summary's number (null is NaN, as the writer stores it); text, a bool or a list is a
+    TypeError, so the summary is reported malformed instead of reading as NaN."""
     if v is None:
         return float("nan")
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return float("nan")
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError(f"{v!r} where a number was expected")
+    return float(v)
 
 
 def _sort_key(key: tuple) -> tuple:

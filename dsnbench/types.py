@@ -6,6 +6,8 @@ model is a bundled DSN, a static network, an oracle or an adapter around another
 """
 from __future__ import annotations
 
+import hashlib
+
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -144,10 +146,26 @@ class Separator(ABC):
         """What the MAC counter needs (see :mod:`dsnbench.complexity`); None = not defined."""
         return None
 
+    def weights_fingerprint(self) -> str | None:
+        """sha256 (16 hex) of the weights this separator computes with (None: it has none, as
+        the oracles): a resumed run refuses to add rows when it changed under the same name."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         """Self-description recorded in summary.json."""
         return {"name": self.name, "family": self.family, "n_src": self.n_src,
                 "sample_rate": self.sample_rate}
+
+
+def module_fingerprint(module: nn.Module) -> str:
+    """sha256 (16 hex) of a module's state: every tensor's name, dtype, shape and bytes, in
+    name order (so the same weights give the same value wherever they were loaded from)."""
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        t = t.detach().to("cpu").contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
 
 
 # ------------------------------------------------------------------ what complexity() returns

@@ -381,3 +381,43 @@ def test_cli_markdown_file_appends_and_json_file(tmp_path, capsys):
     assert "OK" in capsys.readouterr().out  # the terminal table still goes to stdout
     assert md.read_text().startswith("earlier step\n### dsnbench compare: :white_check_mark:")
     assert json.loads(js.read_text())["verdict"] == "ok"
+
+
+# --- issue 21: malformed summaries and non-finite values never read as OK or as a regression ----
+
+@pytest.mark.parametrize("bad", [float("nan"), 1e308 * 10, -0.1])
+def test_a_non_finite_or_negative_tolerance_in_a_summary_is_refused(bad):
+    base = summary()
+    base["metrics_meta"]["si_snri"]["tolerance"] = bad
+    new = summary(entries=[entry(si_snri=5.0), entry(op=0.5, gmacs=0.6), entry(dataset="mini-wham")])
+    with pytest.raises(UserError, match=r"gives si_snri the tolerance .*finite number >= 0"):
+        compare_summaries(base, new)
+
+
+def test_a_huge_but_finite_tolerance_from_a_summary_is_used_as_given():
+    base = summary()
+    base["metrics_meta"]["si_snri"]["tolerance"] = 1e300
+    c = compare_summaries(base, summary(entries=[entry(si_snri=5.0), entry(op=0.5, gmacs=0.6), entry(dataset="mini-wham")]))
+    assert row(c, "si_snri").status == "ok"   # stated, finite: the reader sees the tolerance in the table
+    assert row(c, "si_snri").tolerance == 1e300
+
+
+@pytest.mark.parametrize("side", ["baseline", "new"])
+def test_an_infinite_mean_is_refused_not_judged(side):
+    inf = [entry(si_snri=float("inf")), entry(op=0.5, gmacs=0.6), entry(dataset="mini-wham")]
+    base, new = (summary(entries=inf), summary()) if side == "baseline" else (summary(), summary(entries=inf))
+    with pytest.raises(UserError, match=r"si_snri of dsn on mini-2mix is inf: not a value to compare"):
+        compare_summaries(base, new)
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda s: s.update(entries=[{"model": "dsn", "dataset": "mini-2mix", "operating_point": None, "metrics": "oops"}]),
+    lambda s: s["entries"][0].update(metrics={"si_snri": {"mean": "abc"}}),
+    lambda s: s.update(datasets=["not", "a", "mapping"]),
+])
+def test_wrong_types_in_a_summary_are_a_usage_error(mangle):
+    bad = summary()
+    mangle(bad)
+    with pytest.raises(UserError, match=r"malformed summary") as err:
+        compare_summaries(summary(), bad)
+    assert "\n" not in str(err.value)

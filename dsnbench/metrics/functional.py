@@ -163,10 +163,14 @@ def best_permutation(score: np.ndarray) -> tuple[int, ...]:
     defined pairs wins, and among those the one with the highest mean over its defined pairs,
     so the estimates that can be scored are still matched to their best references. Ties are
     broken by the first permutation in lexicographic order, so the choice is deterministic.
+    Beyond :data:`EXHAUSTIVE_MAX_SOURCES` references the same optimum comes from
+    :func:`assignment_by_hungarian` (the search is factorial).
 
     Shape: ``score [n_src, n_src]``.
     """
     score = np.asarray(score, dtype=np.float64)
+    if score.shape[0] > EXHAUSTIVE_MAX_SOURCES:
+        return assignment_by_hungarian(score)
     n = score.shape[0]
     best, best_key = None, (-1, -np.inf)
     rows = np.arange(n)
@@ -462,3 +466,35 @@ _CLOSED_FORM_MAX_DB = 40.0
 def mean_over_sources(values: Sequence[float]) -> float:
     """Mean of per-source values (NaN if any is NaN)."""
     return float(np.mean(np.asarray(values, dtype=np.float64)))
+
+
+# --------------------------------------------------------------------------------------
+# Assignment for many sources
+# --------------------------------------------------------------------------------------
+
+#: up to this many references, :func:`best_permutation` searches every permutation (8! = 40320
+#: is a few ms); beyond, the Hungarian assignment gives the same optimum in polynomial time
+EXHAUSTIVE_MAX_SOURCES = 8
+
+
+def assignment_by_hungarian(score: np.ndarray) -> tuple[int, ...]:
+    """The assignment :func:`best_permutation` defines (most defined pairs, then the highest
+    mean over them), found by the Hungarian method instead of trying every permutation: each
+    defined pair is worth a bonus larger than any spread of sums, so maximising the total
+    maximises the number of defined pairs first and their sum (= mean, for a fixed count)
+    second. Exact; among equal optima the one scipy's solver returns (deterministic).
+
+    Shape: ``score [n_ref, n_est]``, ``n_est >= n_ref``.
+    """
+    from scipy.optimize import linear_sum_assignment
+    score = np.asarray(score, dtype=np.float64)
+    defined = ~np.isnan(score)
+    if not defined.any():
+        return tuple(range(score.shape[0]))
+    finite = score[defined]
+    bonus = (score.shape[0] + 1) * (float(finite.max() - finite.min()) + 1.0)
+    value = np.where(defined, score - finite.min() + bonus, 0.0)
+    rows, cols = linear_sum_assignment(value, maximize=True)
+    out = np.empty(score.shape[0], dtype=int)
+    out[rows] = cols
+    return tuple(int(c) for c in out)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..types import PartsComplexity, SegmentTrace, Separation, Separator
+from ..types import PartsComplexity, SegmentTrace, Separation, Separator, module_fingerprint
 from .dualpath import DSNOutput, DualPathDSN
 
 #: inference precisions and the autocast dtype of each (fp32: no autocast)
@@ -172,6 +172,9 @@ class _DualPathSeparator(Separator):
                                sample_rate=self.config.sample_rate,
                                default_width_index=self._default_width_index(),
                                forward=self._complexity_forward, module=self.network)
+
+    def weights_fingerprint(self) -> str | None:
+        return module_fingerprint(self.network)
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()

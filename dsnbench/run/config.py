@@ -140,6 +140,9 @@ def _model_spec(item: Any, where: str) -> ModelSpec:
             ops = [ops]
         ops = tuple(None if o is None else float(o) for o in ops)
     label = item.pop("label", None)
+    for key in item:
+        if not str(key).isidentifier() or str(key).startswith("_"):
+            raise UserError(f"{where}: model {name!r}: {key!r} is not an option name")
     if label is None and item.get("allocation") is not None:  # never the same results name as the model itself
         label = f"{name}+{item['allocation']}"
     return ModelSpec(name=name, operating_points=ops, label=label, options=_freeze(item))
@@ -152,7 +155,7 @@ def _dataset_spec(item: Any, where: str) -> DatasetSpec:
     name, item = _named_item(item, "dataset", where)
     known = {k: item.pop(k) for k in list(item) if k in _DATASET_FIELDS}
     if "sample_rate" in known:
-        known["sample_rate"] = int(known["sample_rate"])
+        known["sample_rate"] = strict_int(known["sample_rate"], f"{where}: dataset {name!r}: sample_rate", 1)
     if known.get("root") is not None:
         known["root"] = str(known["root"])
     return DatasetSpec(name=name, options=_freeze(item), **known)
@@ -160,6 +163,34 @@ def _dataset_spec(item: Any, where: str) -> DatasetSpec:
 
 _TOP_KEYS = {"models", "datasets", "metrics", "pesq_mode", "limit", "seed", "workers", "chunk_size",
              "device", "batch_size", "precision"}
+
+
+def strict_int(value: Any, what: str, minimum: int) -> int:
+    """An integer of at least ``minimum`` (YAML or ``--set`` text of one); anything else, a
+    bool, a float or a list included, is a one-line UserError naming ``what``."""
+    if isinstance(value, str) and value.strip().lstrip("+").isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UserError(f"{what} must be an integer of at least {minimum}, got {value!r}")
+    return value
+
+
+def check_metric_names(metrics: Any, where: str) -> tuple[str, ...] | None:
+    """The metric names, each a registered metric (did-you-mean otherwise), or None (all)."""
+    if metrics is None:
+        return None
+    if isinstance(metrics, str):
+        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
+    if not isinstance(metrics, (list, tuple)) or not all(isinstance(m, str) for m in metrics):
+        raise UserError(f"{where}: metrics must be a list of names, got {metrics!r}")
+    from ..metrics import METRICS
+    from ..registry import UnknownNameError
+    for m in metrics:
+        try:
+            METRICS.entry(m)
+        except UnknownNameError as exc:
+            raise UserError(f"{where}: {exc}") from None
+    return tuple(metrics) or None
 
 
 def check_device(value: Any, where: str) -> str:
@@ -195,15 +226,14 @@ def build_config(doc: dict, overrides: list[str] = (), where: str = "config") ->
         raise UserError(f"{where}: no models given (--model NAME or 'models:' in the experiment file)")
     if not datasets:
         raise UserError(f"{where}: no datasets given (--dataset NAME or 'datasets:' in the experiment file)")
-    metrics = doc.get("metrics")
-    if isinstance(metrics, str):
-        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
+    metrics = check_metric_names(doc.get("metrics"), where)
     limit = doc.get("limit")
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
-        raise UserError(f"{where}: limit must be a positive integer, got {limit!r}")
-    workers = int(doc.get("workers", 2))
-    if workers < 1:
-        raise UserError(f"{where}: workers must be at least 1, got {workers}")
+    if limit is not None:
+        limit = strict_int(limit, f"{where}: limit", 1)
+    workers = strict_int(doc.get("workers", 2), f"{where}: workers", 1)
+    pesq_mode = doc.get("pesq_mode")
+    if pesq_mode is not None and pesq_mode not in ("nb", "wb"):
+        raise UserError(f"{where}: pesq_mode must be nb or wb (or left out: by the sample rate), got {pesq_mode!r}")
     batch_size = doc.get("batch_size", 1)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise UserError(f"{where}: batch_size must be a positive integer, got {batch_size!r}")
@@ -213,12 +243,12 @@ def build_config(doc: dict, overrides: list[str] = (), where: str = "config") ->
     return RunConfig(
         models=tuple(_model_spec(m, where) for m in models),
         datasets=tuple(_dataset_spec(d, where) for d in datasets),
-        metrics=tuple(metrics) if metrics else None,
-        pesq_mode=doc.get("pesq_mode"),
+        metrics=metrics,
+        pesq_mode=pesq_mode,
         limit=limit,
-        seed=int(doc.get("seed", 0)),
+        seed=strict_int(doc.get("seed", 0), f"{where}: seed", 0),
         workers=workers,
-        chunk_size=int(doc.get("chunk_size", 8)),
+        chunk_size=strict_int(doc.get("chunk_size", 8), f"{where}: chunk_size", 1),
         device=check_device(doc.get("device", "cpu"), where),
         batch_size=batch_size,
         precision=precision,

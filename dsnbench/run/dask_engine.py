@@ -48,6 +48,7 @@ import collections
 import logging
 import math
 import os
+import re
 import socket
 import sys
 import threading
@@ -76,6 +77,8 @@ from .unit import UtteranceEvaluator, length_batches, make_pricer, utterance_row
 SINGLE_THREAD_ENV = dict(WORKER_THREAD_ENV)
 #: how long to try reaching a --scheduler address
 CONNECT_TIMEOUT = "20s"
+#: seconds a --scheduler connection may take, handshake included, before the run gives up
+HANDSHAKE_S = 45.0
 #: models a worker keeps loaded at once (units arrive roughly in entry order)
 MODEL_CACHE_SIZE = 4
 
@@ -387,10 +390,20 @@ def _connect(options: EngineOptions) -> tuple[Any, Any, str]:
     except ImportError:
         raise UserError("the dask engine needs the 'distributed' package (pip install distributed)") from None
     if options.scheduler:
+        if not re.fullmatch(r"((tcp|tls|ws|wss|ucx)://)?[A-Za-z0-9._\-\[\]:]+:\d{1,5}", options.scheduler):
+            raise UserError(f"--scheduler {options.scheduler!r} is not a Dask scheduler address "
+                            f"(expected e.g. tcp://host:8786)")
         try:
-            client = Client(options.scheduler, timeout=CONNECT_TIMEOUT)
+            client = bounded_client(Client, options.scheduler, HANDSHAKE_S)
+        except UserError:
+            raise
         except (OSError, TimeoutError) as exc:
             raise UserError(f"cannot reach the Dask scheduler at {options.scheduler} ({exc})") from None
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"--scheduler {options.scheduler!r} is not a Dask scheduler address ({exc})") from None
+        except (MemoryError, Exception) as exc:  # noqa: BLE001 - a reply that is not Dask's protocol
+            raise UserError(f"the server at {options.scheduler} answered something that is not a Dask "
+                            f"scheduler's protocol ({type(exc).__name__})") from None
         try:
             client.wait_for_workers(1, timeout=60)
         except (TimeoutError, OSError):
@@ -402,6 +415,29 @@ def _connect(options: EngineOptions) -> tuple[Any, Any, str]:
                            dashboard_address=None, silence_logs=logging.ERROR, env=dict(SINGLE_THREAD_ENV))
     client = Client(cluster)
     return client, cluster, f"LocalCluster of {n} worker process(es) x 1 thread on 127.0.0.1"
+
+
+def bounded_client(client_class: Any, address: str, seconds: float) -> Any:
+    """``client_class(address)`` within ``seconds``: something that accepts TCP but never
+    completes Dask's handshake (an HTTP server, a silent listener) used to hang the run
+    forever; here the connecting thread is left behind (a daemon) and the run gets one line."""
+    box: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = client_class(address, timeout=CONNECT_TIMEOUT)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            box["error"] = exc
+
+    t = threading.Thread(target=connect, name="dsnbench-dask-connect", daemon=True)
+    t.start()
+    t.join(seconds)
+    if t.is_alive():
+        raise UserError(f"the Dask scheduler at {address} accepted the connection but completed no "
+                        f"handshake in {seconds:g} s: is a Dask scheduler listening there?")
+    if "error" in box:
+        raise box["error"]
+    return box["client"]
 
 
 def default_unit_size(n_utterances: int, n_workers: int, chunk_size: int) -> int:
@@ -454,6 +490,17 @@ def run_experiment_dask(cfg: RunConfig, out: str | Path, options: EngineOptions 
 
     # -- everything is checked before a cluster starts ------------------------------------
     run = prepare_run(cfg, out)
+    try:
+        return _run_prepared(run, options, progress, log, on_unit_done, wall0)
+    finally:
+        run.folder.release()
+
+
+def _run_prepared(run: PreparedRun, options: EngineOptions, progress: bool, log: Callable[[str], None],
+                  on_unit_done: Callable[[Any, int], None] | None, wall0: float) -> dict:
+    """:func:`run_experiment_dask` once its folder is claimed (the caller gives the folder's
+    lock back however this ends)."""
+    cfg, out = run.cfg, run.out
     manifests, store = run.plan.manifests, run.folder.store
     todo_total = run.n_todo()
 

@@ -48,18 +48,21 @@ def run_experiment(cfg: RunConfig, out: str | Path, options: Any = None, *, prog
     """
     out = Path(out)
     run = prepare_run(cfg, out)
-    bar = progress_bar(run.n_todo(), progress)
-    executor = make_executor(cfg.workers)
     try:
-        for key in run.plan.keys:
-            todo = run.todo(key)
-            if todo:
-                _run_entry(run, key, todo, executor, bar)
+        bar = progress_bar(run.n_todo(), progress)
+        executor = make_executor(cfg.workers)
+        try:
+            for key in run.plan.keys:
+                todo = run.todo(key)
+                if todo:
+                    _run_entry(run, key, todo, executor, bar)
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+            bar.close()
+        summary = build_summary(cfg, run.folder.created, run.plan, run.folder.store)
+        finalize(out, run.folder.store, summary)
     finally:
-        executor.shutdown(wait=True, cancel_futures=True)
-        bar.close()
-    summary = build_summary(cfg, run.folder.created, run.plan, run.folder.store)
-    finalize(out, run.folder.store, summary)
+        run.folder.release()
     return summary
 
 

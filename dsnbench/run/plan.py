@@ -143,6 +143,17 @@ def resolve_device(name: str) -> str:
     return name
 
 
+def input_fingerprints(models: dict[str, tuple[ModelSpec, Any]], manifests: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What a run's rows depend on beyond its config: each dataset's content fingerprint and
+    each model's weights fingerprint (recorded in run.json, checked on resume)."""
+    try:
+        datasets = {name: m.content_fingerprint() for name, m in manifests.items()}
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return {"datasets": datasets,
+            "models": {name: sep.weights_fingerprint() for name, (_, sep) in models.items() if sep is not None}}
+
+
 def prepare_run(cfg: RunConfig, out: str | Path) -> PreparedRun:
     """Everything checked before work starts, for every engine: models loaded (names checked),
     datasets read and validated, every entry with work left set up once on its model, the run
@@ -151,11 +162,15 @@ def prepare_run(cfg: RunConfig, out: str | Path) -> PreparedRun:
     for _, sep in models.values():
         place_for_inference(sep, cfg)
     manifests = load_datasets(cfg)
-    folder = RunFolder(Path(out), cfg)
+    folder = RunFolder(Path(out), cfg, input_fingerprints(models, manifests))
     run = PreparedRun(cfg, Path(out), Plan.of(models, manifests), folder)
-    for key in run.plan.keys:
-        if run.todo(key):
-            run.plan.check_entry(key)
+    try:
+        for key in run.plan.keys:
+            if run.todo(key):
+                run.plan.check_entry(key)
+    except BaseException:
+        folder.release()
+        raise
     return run
 
 

@@ -44,6 +44,26 @@ def test_user_class_loads_weights_as_data_and_counts(user_weights, tmp_path):
     assert torch.equal(sep2.separate(x).estimates, sep.separate(x).estimates)
 
 
+def test_user_class_needs_trust_and_imports_nothing_without_it(user_weights, tmp_path, monkeypatch):
+    """Issue 21: a class: model runs its module's code when imported, so without trust_code (or
+    DSNBENCH_TRUST_CLASS=1) it is refused before the import: a module that would write a file
+    on import writes nothing."""
+    _, path = user_weights
+    from dsnbench.errors import UserError
+    monkeypatch.delenv("DSNBENCH_TRUST_CLASS", raising=False)
+    marker = tmp_path / "imported"
+    pkg = tmp_path / "side_effect_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n"
+                                     "from tests.models.adapter_fixture_models import TinyMaskNet\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(UserError, match=r"importing it runs its module's code; refused unless you trust it"):
+        load_model(f"class:side_effect_pkg:TinyMaskNet@{path}")
+    assert not marker.exists()
+    sep = load_model(f"class:side_effect_pkg:TinyMaskNet@{path}", trust_code=True)
+    assert marker.read_text() == "ran" and sep.n_src == 2
+
+
 def test_user_class_errors_are_one_line(user_weights, tmp_path):
     _, path = user_weights
     from dsnbench.errors import UserError

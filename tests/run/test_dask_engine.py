@@ -201,3 +201,52 @@ def test_cli_runs_a_sweep_file_on_a_running_scheduler(cluster, sweep_cfg, refere
     assert "tiny-dsn" in res.stdout and "run folder:" in res.stdout
     assert "busy s" in res.stderr and cluster.scheduler_address in res.stderr  # what ran where
     _same_tables(read_run(out), reference)
+
+
+@pytest.mark.parametrize("reply", [None, b"HTTP/1.0 400 Bad Request\r\n\r\n"])
+def test_a_scheduler_address_that_is_not_dask_is_one_line_within_the_bound(wsj0_root, tmp_path, monkeypatch, reply):
+    """Issue 21: a silent listener, or a server that answers garbage (HTTP) and keeps the
+    connection, used to hang the run forever; now one line within the handshake bound."""
+    import socket
+    import threading
+    import time
+    import dsnbench.run.dask_engine as d
+    monkeypatch.setattr(d, "HANDSHAKE_S", 3.0)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    port = server.getsockname()[1]
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if reply:
+                conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    cfg = build_config({"models": ["oracle-mixture"], "datasets": [{"name": "wsj0-2mix", "root": str(wsj0_root)}],
+                        "metrics": ["si_snr"], "workers": 1})
+    t0 = time.monotonic()
+    try:
+        expect = "completed no handshake in 3 s" if reply is None else "answered something that is not a Dask"
+        with pytest.raises(UserError, match=rf"tcp://127.0.0.1:{port}.*" if reply else expect) as err:
+            run_experiment_dask(cfg, tmp_path / "run", EngineOptions("dask", f"tcp://127.0.0.1:{port}"),
+                                progress=False, log=lambda s: None)
+    finally:
+        server.close()
+        for c in held:
+            c.close()
+    assert time.monotonic() - t0 < 40 and "\n" not in str(err.value) and expect in str(err.value)
+
+
+def test_a_malformed_scheduler_address_is_one_line(wsj0_root, tmp_path):
+    cfg = build_config({"models": ["oracle-mixture"], "datasets": [{"name": "wsj0-2mix", "root": str(wsj0_root)}],
+                        "metrics": ["si_snr"], "workers": 1})
+    with pytest.raises(UserError, match=r"is not a Dask scheduler address"):
+        run_experiment_dask(cfg, tmp_path / "run", EngineOptions("dask", "tcp://not a host:x"),
+                            progress=False, log=lambda s: None)

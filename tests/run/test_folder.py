@@ -124,3 +124,82 @@ def test_same_out_with_other_config_is_refused(wsj0_root, tmp_path):
     run_experiment(build_config(doc), tmp_path / "run", progress=False)
     with pytest.raises(UserError, match="another configuration"):
         run_experiment(build_config({**doc, "limit": 1}), tmp_path / "run", progress=False)
+
+
+# --- issue 21: what the run does not own, two writers, inputs changed under the same path ------
+
+def test_a_folder_without_run_json_is_refused_untouched(wsj0_root, tmp_path):
+    """A folder holding results-like files but no run.json is not the run's: refused, and not
+    one byte of it changes (it used to overwrite summary.json and delete the parts)."""
+    out = tmp_path / "theirs"
+    (out / "parts").mkdir(parents=True)
+    files = {out / "summary.json": b'{"mine": 1}', out / "utterances.parquet": b"PAR1 not ours",
+             out / "parts" / "seg-000042.parquet": b"x", out / "parts" / ".draft.tmp": b"y"}
+    for p, data in files.items():
+        p.write_bytes(data)
+    with pytest.raises(UserError, match=r"theirs: holds parts, summary.json, utterances.parquet but no run.json"):
+        run_experiment(build_config(_doc(wsj0_root)), out, progress=False)
+    assert {p: p.read_bytes() for p in files} == files
+    assert sorted(p.name for p in out.rglob("*")) == sorted(
+        ["parts", "summary.json", "utterances.parquet", "seg-000042.parquet", ".draft.tmp", ".lock"])
+
+
+def test_an_empty_existing_folder_is_claimed(wsj0_root, tmp_path):
+    out = tmp_path / "empty"
+    out.mkdir()
+    run_experiment(build_config(_doc(wsj0_root)), out, progress=False)
+    assert (out / "run.json").is_file() and (out / "utterances.parquet").is_file()
+
+
+def test_a_second_writer_on_the_same_folder_is_refused_while_the_first_runs(longer_root, tmp_path, dsnbench_exe):
+    """Two writers: the second is refused naming the first's pid, while the first is paused
+    mid-run (SIGSTOP); after the first ends, a run takes the folder again (the kernel dropped the
+    lock: no stale-lock cleanup is needed)."""
+    out = tmp_path / "shared"
+    cmd = [*dsnbench_exe, "run", "--model", "oracle-irm", "--model", "oracle-mixture", "--dataset", "wsj0-2mix",
+           "--root", str(longer_root), "--metrics", "si_snr", "--workers", "1", "--set", "chunk_size=1",
+           "--out", str(out), "--no-progress"]
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while not list(out.glob("parts/utt-*.parquet")):
+            assert time.time() < deadline and first.poll() is None
+            time.sleep(0.05)
+        os.killpg(first.pid, signal.SIGSTOP)
+        second = subprocess.run(cmd[:-1] + ["--set", "chunk_size=3", "--no-progress"], capture_output=True, text=True)
+        assert second.returncode == 2
+        assert f"another dsnbench run (pid {first.pid}) is writing into this folder" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    # the first writer is dead: its lock is gone with it, and the run resumes to the same tables
+    run_experiment(build_config(_doc(longer_root)), out, progress=False)
+    ref = tmp_path / "ref"
+    run_experiment(build_config(_doc(longer_root)), ref, progress=False)
+    _assert_same_run(ref, out)
+
+
+def test_resume_refuses_audio_regenerated_under_the_same_names(tmp_path):
+    from dsnbench.testing import write_wsj0_2mix
+    root = write_wsj0_2mix(tmp_path / "d" / "2speakers", n=3, seconds=1.0, seed=1)
+    out = tmp_path / "run"
+    run_experiment(build_config(_doc(root)), out, progress=False)
+    write_wsj0_2mix(tmp_path / "d" / "2speakers", n=3, seconds=1.0, seed=2)  # same names and lengths
+    with pytest.raises(UserError, match=r"dataset 'wsj0-2mix' has changed since this run began \(its audio"):
+        run_experiment(build_config(_doc(root)), out, progress=False)
+
+
+def test_resume_refuses_a_checkpoint_replaced_at_the_same_path(tmp_path, wsj0_root):
+    import shutil
+    from dsnbench.models.bundled import CHECKPOINT_DIR as BUNDLED_DIR
+    ckpt = tmp_path / "model.safetensors"
+    shutil.copyfile(BUNDLED_DIR / "static-0.25.safetensors", ckpt)
+    doc = {"models": [str(ckpt)], "datasets": [{"name": "wsj0-2mix", "root": str(wsj0_root)}],
+           "metrics": ["si_snr"], "workers": 1}
+    out = tmp_path / "run"
+    run_experiment(build_config({**doc, "limit": 1}), out, progress=False)
+    shutil.copyfile(BUNDLED_DIR / "static-0.5.safetensors", ckpt)
+    with pytest.raises(UserError, match=r"model '.*model.safetensors' has changed since this run began \(its weights"):
+        run_experiment(build_config({**doc, "limit": 1}), out, progress=False)

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ...types import ModuleComplexity, Separation, Separator
+from ...types import ModuleComplexity, Separation, Separator, module_fingerprint
 
 
 def load_weights_only(path: str | Path, what: str = "checkpoint") -> Any:
@@ -101,6 +101,9 @@ class ModuleSeparator(Separator):
 
     def params(self) -> int:
         return int(sum(p.numel() for p in self.module.parameters()))
+
+    def weights_fingerprint(self) -> str | None:
+        return module_fingerprint(self.module)
 
     def complexity(self) -> Any:
         return ModuleComplexity(module=self.module, forward=self.forward_batch,

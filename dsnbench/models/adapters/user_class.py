@@ -1,7 +1,9 @@
 """Your own ``nn.Module`` class by import path, plus a state dict loaded as data.
 
-``class:package.module:ClassName@/path/weights.pt`` (or ``weights:`` as an option). The class
-is imported from your code (which you run anyway); the weights file is only ever read as data:
+``class:package.module:ClassName@/path/weights.pt`` (or ``weights:`` as an option). Importing
+the class runs its module's code, so, as for ``torchscript:``, it needs an explicit opt-in: the
+model option ``trust_code: true`` or DSNBENCH_TRUST_CLASS=1; without it nothing is imported.
+The weights file is only ever read as data:
 ``torch.load(weights_only=True)`` or safetensors. Constructor keyword arguments go in the
 option ``init: {...}``; ``n_src`` (default 2) and ``sample_rate`` (default 8000) describe the
 model. A dict with a ``state_dict`` key (a common training checkpoint layout) is accepted too.
@@ -10,12 +12,16 @@ The module must map ``[B, T]`` to ``[B, n_src, T]`` (or ``[n_src, T]`` for one m
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any, Mapping
 
 import torch
 from torch import nn
 
 from .base import ModuleSeparator, load_weights_only
+
+#: the environment switch that trusts every ``class:`` model (as ``trust_code: true`` does one)
+TRUST_ENV = "DSNBENCH_TRUST_CLASS"
 
 
 def import_class(target: str) -> type:
@@ -43,10 +49,13 @@ class UserClassSeparator(ModuleSeparator):
 
     def __init__(self, target: str, weights: str | None = None, init: Mapping[str, Any] | None = None,
                  n_src: int = 2, sample_rate: int = 8000, name: str | None = None,
-                 strict: bool = True, **options: Any) -> None:
+                 strict: bool = True, trust_code: bool = False, **options: Any) -> None:
         if options:
             raise ValueError(f"class adapter: unknown option(s) {', '.join(sorted(options))}")
         class_path, _, at_weights = target.partition("@")
+        if not (trust_code is True or os.environ.get(TRUST_ENV, "") == "1"):
+            raise ValueError(f"class {class_path!r}: importing it runs its module's code; refused unless you "
+                             f"trust it (model option 'trust_code: true' or {TRUST_ENV}=1)")
         weights = weights or at_weights or None
         if not weights:
             raise ValueError(f"class {class_path!r}: no weights given (append @/path/weights.pt "
