@@ -21,7 +21,7 @@ from ..results import RunTables
 from . import gates as gates_mod
 from .collect import entries_frame, higher_is_better, metric_label, metrics_meta, require_metric, run_label
 from .figures import gate_figures, overlap_noise_figure, overlap_noise_tables, pareto_figures
-from .pareto import gap_table, hypervolumes, point_gaps, utterance_values
+from .pareto import ORACLE_ALLOCATION, gap_table, hypervolumes, point_gaps, utterance_values
 from .tables import html_table
 
 _CSS = """
@@ -171,6 +171,17 @@ def gaps_html(runs: Sequence[RunTables], entries: pd.DataFrame, metric: str, hib
                  "number of utterances. A point outside the reference's compute range says so (nothing is "
                  "extrapolated).</p>",
                  _frame_html(points, "{:.3g}")]
+    if (entries["family"] == ORACLE_ALLOCATION).any():
+        own = point_gaps(entries, metric, hib, reference=ORACLE_ALLOCATION, values=values, seed=seed)
+        if not own.empty:
+            own = own.assign(significant=own["significant"].map({True: "yes", False: "no"}))
+            own = own.rename(columns={"reference_at_cost": "oracle curve at that cost", "ci_lo": "CI low",
+                                      "ci_hi": "CI high", "p_wilcoxon": "p (Wilcoxon)", "p_ttest": "p (t)"})
+            body += ["<h3>Each DSN point against the oracle allocation of its own weights</h3>",
+                     "<p class=\"note\">The gate's headroom: the oracle allocation (greedy per segment on the "
+                     "fixed-width outputs, then the real output with that allocation forced) interpolated at the "
+                     "point's GMAC/s on each utterance, flat above its best allocation; gap &lt; 0: the gate is "
+                     "below it.</p>", _frame_html(own, "{:.3g}")]
     hv = hypervolumes(entries, metric, hib)
     if not hv.empty:
         body += ["<h3>Hypervolume of each front</h3>",

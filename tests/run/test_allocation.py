@@ -84,3 +84,8 @@ def test_oracle_curve_is_never_below_the_best_fixed_width_on_a_real_mini_run(tmp
     from dsnbench.results import read_run
     figs = gate_figures(read_run(out), model="dsn-l1", operating_point=0.0, n_utterances=0)
     assert any(name.startswith("gates-agreement-dsn-l1") for name in figs)
+    # ... and in the report: the gate's headroom and its agreement with the oracle
+    from dsnbench.analysis.report import build_report
+    page = build_report([read_run(out)], n_gate_utterances=0)
+    assert "Each DSN point against the oracle allocation of its own weights" in page
+    assert "Gate against the oracle allocation: dsn-l1" in page
