@@ -1,0 +1,104 @@
+"""How a DSN's compute follows the speaker overlap (issue 24's target on the overlap variants).
+
+    .venv/bin/python experiments/overlap_effect.py runs/overlap [--csv out.csv]
+
+Reads a run of experiments/overlap-variants.yaml (datasets labelled ov100, ov50, ov25). Per
+model and set: SI-SNRi, total GMAC/s, and the width-dependent GMAC/s (the intra-chunk layers
+at the widths run, priced per segment from the model's MAC table: sum over segments of the
+chunk cost at the segment's width, over the audio's duration); the rest is what does not
+depend on the widths and grows with the length by itself. Per DSN: the change of both from
+ov100 to ov25, and its SI-SNRi against the static curve at the same GMAC/s on the same set
+(paired per utterance, the static curve interpolated between the two statics that bracket the
+DSN's mean cost; outside their range it says so).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dsnbench.complexity import build_mac_table  # noqa: E402
+from dsnbench.results import read_run  # noqa: E402
+from dsnbench.run.loading import load_model  # noqa: E402
+
+SETS = ["ov100", "ov50", "ov25"]
+
+
+def width_dependent_gmacs(model: str, segments: pd.DataFrame, utterances: pd.DataFrame) -> pd.Series:
+    """Per utterance: sum over its segments of the width-dependent chunk cost at the width
+    run, in GMAC per second of audio."""
+    table = build_mac_table(load_model(model))
+    costs = np.asarray(table.chunk_costs(), dtype=np.float64)
+    values = list(table.width_values)
+    idx = segments["width"].map(lambda w: min(range(len(values)), key=lambda i: abs(values[i] - w)))
+    per_seg = pd.Series(costs[idx.to_numpy()], index=segments.index)
+    total = per_seg.groupby(segments["utt_id"]).sum()
+    dur = utterances.set_index("utt_id")["duration_s"]
+    return (total / dur.reindex(total.index)) / 1e9
+
+
+def paired_gap_to_statics(dsn: pd.DataFrame, statics: dict[float, pd.DataFrame], cost: float) -> tuple[float, float, float] | None:
+    """Mean paired SI-SNRi difference of the DSN against the static curve at ``cost`` GMAC/s,
+    with a seeded bootstrap 95 % interval; None outside the statics' range."""
+    curve = sorted((float(df["gmacs_per_s"].mean()), w) for w, df in statics.items())
+    costs = [c for c, _ in curve]
+    if not costs[0] <= cost <= costs[-1]:
+        return None
+    j = max(0, min(len(curve) - 2, int(np.searchsorted(costs, cost)) - 1))
+    (c0, w0), (c1, w1) = curve[j], curve[j + 1]
+    t = 0.0 if c1 == c0 else (cost - c0) / (c1 - c0)
+    a = statics[w0].set_index("utt_id")["si_snri"]
+    b = statics[w1].set_index("utt_id")["si_snri"]
+    ref = (1 - t) * a + t * b
+    d = (dsn.set_index("utt_id")["si_snri"] - ref.reindex(dsn["utt_id"]).to_numpy()).dropna().to_numpy()
+    rng = np.random.default_rng(0)
+    boots = d[rng.integers(0, d.size, (2000, d.size))].mean(1)
+    return float(d.mean()), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--csv", type=Path, default=None)
+    args = ap.parse_args(argv)
+    run = read_run(args.run)
+    utt, seg = run.utterances, run.segments
+    rows = []
+    for (model, ds), g in utt.groupby(["model", "dataset"]):
+        if ds not in SETS:
+            continue
+        s = seg[(seg["model"] == model) & (seg["dataset"] == ds)]
+        wd = width_dependent_gmacs(model, s, g)
+        rows.append({"model": model, "set": ds, "si_snri": g["si_snri"].mean(), "gmacs_per_s": g["gmacs_per_s"].mean(),
+                     "width_gmacs_per_s": wd.mean(), "mean_width": g["mean_width"].mean(), "n": len(g)})
+    table = pd.DataFrame(rows)
+    print(table.pivot(index="model", columns="set", values=["gmacs_per_s", "width_gmacs_per_s", "si_snri"])
+          .reindex(columns=SETS, level=1).round(3).to_string())
+    print()
+    for model in sorted(m for m in table["model"].unique() if m.startswith("dsn")):
+        t = table[table["model"] == model].set_index("set")
+        if not {"ov100", "ov25"} <= set(t.index):
+            continue
+        total = 100 * (t.loc["ov25", "gmacs_per_s"] / t.loc["ov100", "gmacs_per_s"] - 1)
+        width = 100 * (t.loc["ov25", "width_gmacs_per_s"] / t.loc["ov100", "width_gmacs_per_s"] - 1)
+        line = f"{model}: GMAC/s 25 % vs 100 % overlap {total:+.1f} % (width-dependent part {width:+.1f} %)"
+        for ds in SETS:
+            dsn = utt[(utt["model"] == model) & (utt["dataset"] == ds)]
+            statics = {float(m.split("-")[1]): utt[(utt["model"] == m) & (utt["dataset"] == ds)]
+                       for m in utt["model"].unique() if m.startswith("static-")}
+            gap = paired_gap_to_statics(dsn, statics, float(dsn["gmacs_per_s"].mean())) if statics else None
+            line += f"; {ds}: " + ("outside the statics' range" if gap is None
+                                   else f"{gap[0]:+.2f} dB [{gap[1]:+.2f}, {gap[2]:+.2f}] vs static at equal GMAC/s")
+        print(line)
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
