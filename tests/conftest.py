@@ -9,6 +9,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("DSNBENCH_CACHE", str(REPO / ".pytest_cache" / "dsnbench-cache"))
+# subprocesses (the CLI, workers) import this checkout's package, not whichever one the
+# interpreter's environment has installed (an editable install may point at another tree)
+os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
 
 
 @pytest.fixture(scope="session")
