@@ -101,9 +101,16 @@ def _failures_note(rows_by_ds: dict[str, list[dict]]) -> list[str]:
     notes = []
     for ds, rows in rows_by_ds.items():
         for r in rows:
-            for metric, count in sorted(r["failed"].items()):
-                if count:
-                    notes.append(f"{ds}, {r['cells']['model']}: {metric} failed on {count} utterance(s) (left out of its mean)")
+            failed = {m: int(c) for m, c in r["failed"].items() if c}
+            # a failed separation leaves every metric of the utterance NaN: one line says so, and
+            # a metric is listed only where it failed on more utterances than that
+            n_sep = failed.pop("separation", 0)
+            where = f"{ds}, {r['cells']['model']}"
+            if n_sep:
+                notes.append(f"{where}: separation failed on {n_sep} utterance(s) (every metric left out)")
+            more = [f"{m} failed on {c} utterance(s)" for m, c in sorted(failed.items()) if c > n_sep]
+            if more:
+                notes.append(f"{where}: {'; '.join(more)} (left out of the means)")
     return notes
 
 

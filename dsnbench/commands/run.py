@@ -121,6 +121,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     summary = run_experiment_with(cfg, out, engine, progress=not args.no_progress)
     print_summary(summary, out)
+    from ..run.summary import entries_with_no_result
+    problem = entries_with_no_result(summary, out)
+    if problem:
+        print(f"dsnbench run: error: {problem}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -163,14 +163,19 @@ def best_permutation(score: np.ndarray) -> tuple[int, ...]:
     defined pairs wins, and among those the one with the highest mean over its defined pairs,
     so the estimates that can be scored are still matched to their best references. Ties are
     broken by the first permutation in lexicographic order, so the choice is deterministic.
+    With more estimates than references (a separator's outputs on an enhancement task) each
+    reference gets a different estimate and the unmatched estimates are left out: for one
+    reference, ``p = (k,)`` names the output that scores best.
 
-    Shape: ``score [n_src, n_src]``.
+    Shape: ``score [n_ref, n_est]``, ``n_est >= n_ref``.
     """
     score = np.asarray(score, dtype=np.float64)
-    n = score.shape[0]
+    n, n_est = score.shape
+    if n_est < n:
+        raise ValueError(f"{n_est} estimate(s) for {n} reference(s)")
     best, best_key = None, (-1, -np.inf)
     rows = np.arange(n)
-    for perm in itertools.permutations(range(n)):
+    for perm in itertools.permutations(range(n_est), n):
         vals = score[rows, list(perm)]
         defined = ~np.isnan(vals)
         key = (int(defined.sum()), float(np.mean(vals[defined])) if defined.any() else -np.inf)

@@ -175,3 +175,27 @@ def finalize(out: Path, store: PartStore, summary: dict) -> None:
     """Merge the committed chunks into the final tables and write summary.json last."""
     utt, seg = store.read()
     write_tables(Path(out), utt, seg, json_safe(summary))
+
+
+def entries_with_no_result(summary: Mapping, out: str | Path) -> str | None:
+    """One line naming the entries of which no utterance could be separated, with the first
+    error of the first such entry (from ``out/utterances.parquet``); None when every entry has a
+    result. A run that ends so evaluated nothing there: the command exits non-zero with it."""
+    empty = [e for e in summary.get("entries", [])
+             if e["n_utterances"]["total"] and not e["n_utterances"]["evaluated"]]
+    if not empty:
+        return None
+    first = empty[0]
+    reason = ""
+    try:
+        from ..results import read_parquet
+        utt = read_parquet(Path(out) / "utterances.parquet", columns=["model", "dataset", "operating_point", "error"])
+        rows = utt[(utt["model"] == first["model"]) & (utt["dataset"] == first["dataset"]) & (utt["error"] != "")]
+        if len(rows):
+            reason = f"; first error: {rows['error'].iloc[0]}"
+    except Exception:  # the line still says what failed without the reason
+        pass
+    names = ", ".join(f"{e['model']} on {e['dataset']}" for e in empty[:3]) + (" ..." if len(empty) > 3 else "")
+    total = len(summary["entries"])
+    return (f"{len(empty)} of {total} entr{'y' if total == 1 else 'ies'} separated no utterance "
+            f"({names}){reason}")

@@ -72,6 +72,20 @@ def make_pricer(separator: Any, sample_rate: int) -> Pricer:
     return by_table
 
 
+def check_estimate_shape(got: tuple, want: tuple) -> None:
+    """Estimates ``[n_out, T]`` fit targets ``[n_src, T]`` when ``n_out == n_src``, or when the task
+    has one target (enhancement: WHAM! enh_single/enh_both) and the model several outputs: the
+    output closest to the target by SI-SNR is scored and its index is the row's permutation.
+    Anything else is a ValueError that says which setting to change."""
+    if len(got) == 2 and len(want) == 2 and got[1] == want[1]:
+        if got[0] == want[0] or (want[0] == 1 and got[0] > 1):
+            return
+        if got[0] < want[0]:
+            raise ValueError(f"estimates have shape {got}, expected {want}: the model gives {got[0]} output(s) "
+                             f"for a task with {want[0]} sources (a model built for this task needs n_src={want[0]})")
+    raise ValueError(f"estimates have shape {got}, expected {want}")
+
+
 def length_batches(utterances: Sequence[Any], batch_size: int) -> list[list[Any]]:
     """The inference batches of an entry: its utterances sorted by length (then id) and cut
     into groups of ``batch_size``, so a batch pads little. Made from all the entry's
@@ -249,8 +263,7 @@ class UtteranceEvaluator:
             if not est.is_floating_point():
                 raise TypeError(f"estimates are {est.dtype}, expected floating point samples")
             est = est.detach().cpu().numpy().astype(np.float64)
-            if est.shape != sources.shape:
-                raise ValueError(f"estimates have shape {tuple(est.shape)}, expected {tuple(sources.shape)}")
+            check_estimate_shape(tuple(est.shape), tuple(sources.shape))
             if not np.all(np.isfinite(est)):
                 bad = int((~np.isfinite(est)).sum())
                 err = f"separate: {bad} non-finite sample(s) in the estimates"
