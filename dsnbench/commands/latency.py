@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
     sep = load_model(args.model)
+    if getattr(sep, "needs_references", False):
+        raise UserError(f"{args.model}: computes its output from the reference sources (an anchor, not a "
+                        "model), so there is no separation of a mixture alone to time")
     try:
         measured = measure_latency(sep, args.seconds, args.sample_rate, device, args.repeats, args.warmup,
                                    batch_size=args.batch_size)
