@@ -49,6 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "any --model, of every model that has operating points (the DSNs)")
     p.add_argument("--metrics", default=None, help="comma-separated subset (default: all; see 'dsnbench ls metrics')")
     p.add_argument("--pesq-mode", choices=("nb", "wb"), default=None, help="force PESQ mode (wb needs 16 kHz)")
+    p.add_argument("--uncounted-ops", choices=("error", "nan"), default=None,
+                   help="a model using an op with no MAC rule: refuse (error, default) or run with its MACs "
+                        "unknown (nan: NaN MACs, counted as failed[macs], one warning naming the ops)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N utterances of each dataset")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="metric worker processes (default 2)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
@@ -119,7 +122,7 @@ def build_document(args: argparse.Namespace) -> tuple[dict, str]:
     args.leading_operating_points = leading_ops
     if args.metrics:
         doc["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    for key in ("pesq_mode", "limit", "workers", "device", "batch_size", "precision"):
+    for key in ("pesq_mode", "limit", "workers", "device", "batch_size", "precision", "uncounted_ops"):
         v = getattr(args, key)
         if v is not None:
             doc[key] = v

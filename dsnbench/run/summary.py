@@ -94,6 +94,9 @@ def entry_summary(key: EntryKey, utt: pd.DataFrame, seg: pd.DataFrame, metric_co
     n_sep_failed = int(errors.str.contains(r"(?:^|; )(?:separate|data): ", regex=True).sum())
     if n_sep_failed:
         failed["separation"] = n_sep_failed
+    n_macs_unknown = int(errors.str.contains(r"(?:^|; )macs: ", regex=True).sum())
+    if n_macs_unknown:
+        failed["macs"] = n_macs_unknown
     metrics = {}
     for c in metric_cols:
         vals = utt[c].to_numpy(dtype=np.float64) if c in utt else np.full(len(utt), np.nan)
