@@ -7,8 +7,8 @@ import sys
 
 EPILOG = """examples:
   dsnbench latency asteroid:/path/convtasnet.pth --seconds 4
-  dsnbench latency dsn-mini --repeats 20 --device cpu
-  dsnbench latency dsn-mini --json
+  dsnbench latency dsn-l1 --repeats 20 --device cpu
+  dsnbench latency dsn-l1 --json
 
 Times one forward on --seconds of noise-like audio after --warmup untimed runs, --repeats times,
 and reports the median (and the spread) with the real-time factor RTF = time / audio duration

@@ -11,7 +11,7 @@ from ..results import json_safe
 EPILOG = """\
 examples:
   dsnbench stats runs/static runs/dsn
-  dsnbench stats runs/sweep runs/sweep --model-a static-w1.0 --model-b dsn --metric sdri
+  dsnbench stats runs/sweep runs/sweep --model-a static-1.0 --model-b dsn-l1 --metric sdri
   dsnbench stats runs/a runs/b --metric pesqi --dataset wsj0-2mix --json
 
 For one metric (default si_snri), the rows of model A in RUN_A and model B in RUN_B are paired
