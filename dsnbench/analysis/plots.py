@@ -17,7 +17,7 @@ from matplotlib.patches import Patch
 from . import gates as gates_mod
 from .audio import UtteranceAudio
 from .collect import higher_is_better, metric_label
-from .pareto import curve_gap, front
+from .pareto import curve_gap, front, pareto_mask
 from .style import CATEGORY_STYLE, curve_style, family_style, mark_synthetic, style, width_colours
 from .variants import as_percent
 
@@ -68,8 +68,17 @@ def plot_pareto(entries: pd.DataFrame, dataset: str, metric: str = "si_snri", me
     if d.empty:
         raise ValueError(f"no entries for dataset {dataset!r}")
     finite = np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float))
-    anchors = d[~np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float))]
-    pts = d[finite]
+    is_oracle = d["family"] == "oracle"
+    # the oracles are anchors (reference lines), never points that set the axes: oracle-irm's
+    # compute is not defined and oracle-mixture's 0 would stretch the x axis to 0
+    anchors = d[is_oracle & np.isfinite(d[metric].astype(float))
+                | (~np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float)))]
+    pts = d[finite & ~is_oracle]
+    if pts.empty:
+        pts = d[finite]
+    # dominance across every family: a point another model beats at no more compute is hollow
+    everyone = pareto_mask(pts["gmacs"].to_numpy(float), pts[metric].to_numpy(float), hib) if len(pts) else np.zeros(0, bool)
+    undominated = dict(zip(pts.index, everyone))
     styles = _curve_styles(pts)
     fronts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     any_dominated = False
@@ -90,6 +99,7 @@ def plot_pareto(entries: pd.DataFrame, dataset: str, metric: str = "si_snri", me
             fc, fq = front(x, y, hib)
             fronts[curve] = (fc, fq)
             on = np.array([any(np.isclose(xx, fc) & np.isclose(yy, fq)) for xx, yy in zip(x, y)])
+            on &= np.array([bool(undominated.get(i, True)) for i in g.index])
             ax.errorbar(x, y, xerr=_err(g, "gmacs"), yerr=_err(g, metric), fmt="none", ecolor=st["color"],
                         elinewidth=0.8, alpha=0.8, zorder=2)
             if len(fc) > 1:
@@ -108,13 +118,27 @@ def plot_pareto(entries: pd.DataFrame, dataset: str, metric: str = "si_snri", me
                 for xx, yy, w in zip(x, y, g["width"]):
                     if w is not None and not (isinstance(w, float) and math.isnan(w)):
                         point_labels.append((xx, yy, f"w={w:g}", st["color"]))
+        # the axes fit the models (with their intervals); an anchor inside that range is a
+        # dotted line, one outside it a label at the edge it lies beyond, with its value
+        ylo, yhi = ax.get_ylim()
+        xlo, xhi = ax.get_xlim()
         for _, a in anchors.iterrows():
             st = family_style(str(a["family"]))
-            ax.axhline(float(a[metric]), color=st["color"], linestyle=":", linewidth=1.0, zorder=0)
-            ax.annotate(f"{a['label']} (compute not defined)", (1.0, float(a[metric])), xycoords=("axes fraction", "data"),
-                        xytext=(-2, 3), textcoords="offset points", ha="right", fontsize=7, color=st["color"])
-        left, right = ax.get_xlim()
-        ax.set_xlim(max(left, 0.0) if right > 0 else 0.0, right if right > 0 else 1.0)  # compute is never negative
+            value = float(a[metric])
+            cost = float(a["gmacs"])
+            what = "compute not defined" if not math.isfinite(cost) else f"{cost:g} GMAC/s"
+            text = f"{a['label']}: {value:.2f} ({what})"
+            if ylo <= value <= yhi:
+                ax.axhline(value, color=st["color"], linestyle=":", linewidth=1.0, zorder=0)
+                ax.annotate(text, (1.0, value), xycoords=("axes fraction", "data"), xytext=(-2, 3),
+                            textcoords="offset points", ha="right", fontsize=7, color=st["color"])
+            else:
+                above = value > yhi
+                ax.annotate(("↑ " if above else "↓ ") + text + (" above" if above else " below"),
+                            (1.0, 1.0 if above else 0.0), xycoords="axes fraction", xytext=(-2, -9 if above else 3),
+                            textcoords="offset points", ha="right", fontsize=7, color=st["color"])
+        ax.set_ylim(ylo, yhi)
+        ax.set_xlim(max(xlo, 0.0), xhi)  # compute is never negative
         _place_labels(ax, point_labels, pts["gmacs"].to_numpy(float), pts[metric].to_numpy(float))
         ax.set_xlabel("Compute (GMAC per second of audio)")
         ax.set_ylabel(metric_label(metric, meta))
@@ -134,7 +158,7 @@ def plot_pareto(entries: pd.DataFrame, dataset: str, metric: str = "si_snri", me
         handles, labels = ax.get_legend_handles_labels()
         if any_dominated:
             handles.append(plt.Line2D([], [], linestyle="none", marker="o", markerfacecolor="white", markeredgecolor="#555555"))
-            labels.append("dominated point")
+            labels.append("dominated (by any model)")
         leg = ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
                         title="error bars: bootstrap 95 % CI", title_fontsize=7)
         leg._legend_box.align = "left"
