@@ -130,12 +130,14 @@ def gap_table(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: 
 
     ``reference`` defaults to ``static`` (individually trained networks) when present, else
     ``slim``. Curves are the Pareto fronts of :func:`family_fronts` plus ``dsn (all)``: the
-    front over every DSN lambda and beta together.
+    front over every DSN lambda and beta together. The oracles are anchors, not curves, and a
+    curve whose compute range does not meet the reference's has no gap: neither has a row.
     Columns: dataset, curve, reference, mean_gap, area, lo, hi.
     """
     rows = []
     for dataset, d in entries.groupby("dataset", sort=True):
-        d = d[np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float))]
+        d = d[np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float))
+              & (d["family"] != "oracle")]
         fronts = family_fronts(d, metric, higher_is_better)
         dsn = d[d["family"] == "dsn"]
         if dsn["curve"].nunique() > 1:
@@ -147,6 +149,8 @@ def gap_table(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: 
             if name == ref:
                 continue
             gap = curve_gap(curve, fronts[ref], higher_is_better)
+            if not gap.overlaps:
+                continue
             rows.append({"dataset": dataset, "curve": name, "reference": ref, "mean_gap": gap.mean_gap,
                          "area": gap.area, "lo": gap.lo, "hi": gap.hi})
     return pd.DataFrame(rows, columns=["dataset", "curve", "reference", "mean_gap", "area", "lo", "hi"])

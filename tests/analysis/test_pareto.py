@@ -144,3 +144,17 @@ def test_point_gaps_hold_the_front_flat_up_to_the_costliest_reference_member():
     assert math.isnan(g.loc["past", "gap"]) and math.isnan(g.loc["cheap", "gap"])
     low = pareto.point_gaps(e.assign(m=-e["m"]), "m", higher_is_better=False).set_index("label")
     assert low.loc["in", "gap"] == pytest.approx(0.25)
+
+
+def test_gap_table_leaves_out_oracles_and_curves_that_do_not_meet_the_reference():
+    import pandas as pd
+
+    from dsnbench.analysis.pareto import gap_table
+    rows = [("static", "static", 1.0, 5.0), ("static", "static", 2.0, 6.0),
+            ("dsn", "dsn-l1", 1.2, 5.6), ("dsn", "dsn-l1", 1.8, 6.1),
+            ("slim", "slim", 3.0, 6.5), ("slim", "slim", 4.0, 7.0),          # beyond the statics' range
+            ("oracle", "oracle", 0.0, 0.0)]
+    entries = pd.DataFrame([{"dataset": "d", "family": f, "curve": c, "gmacs": g, "si_snri": q} for f, c, g, q in rows])
+    table = gap_table(entries)
+    assert list(table["curve"]) == ["dsn-l1"]
+    assert (table["lo"] <= table["hi"]).all() and table["mean_gap"].notna().all()
