@@ -8,6 +8,7 @@ EPILOG = """examples:
   dsnbench table runs/static runs/dsn --format latex > table.tex
   dsnbench table runs/mini --metrics si_snri,sdri,pesq,stoi,estoi --intervals brackets
   dsnbench table runs/mini --gaps                       # + each point against the static curve
+  dsnbench table runs/mini --gaps --format latex        # the same as LaTeX tables
   dsnbench table runs/mini --gaps --reference slim      # ... against the supernet's fixed widths
   dsnbench table runs/gvw --gaps --reference own        # each DSN against its own weights at fixed widths
 """
@@ -55,17 +56,20 @@ def run(args: argparse.Namespace) -> int:
     cols = columns_for([m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None)
     text = TABLES.get(args.format)(entries, cols, args.intervals)
     if args.gaps:
-        if args.format != "md":
-            raise UserError("--gaps prints Markdown only (leave out --format latex)")
+        if args.format not in ("md", "latex"):
+            raise UserError(f"--gaps prints Markdown or LaTeX, not {args.format!r}")
         from ..analysis.pareto import point_gaps
-        from ..analysis.tables import gaps_markdown
+        from ..analysis.tables import gaps_latex, gaps_markdown
         key, header, _ = next(c for c in cols if c[0] != "gmacs")
         if args.reference and args.reference != "own" and args.reference not in set(entries["family"]):
             raise UserError(f"--reference {args.reference!r} is not a family in these runs "
                             f"(they have: {', '.join(sorted(set(entries['family'])))})")
         gaps = point_gaps(entries.dropna(subset=[key]), key, reference=args.reference)
-        text += "\nEach point against the reference curve at the same GMAC/s (gap > 0: above it).\n\n"
-        text += gaps_markdown(gaps, key, header) if not gaps.empty else "(no reference curve in these runs)\n"
+        if args.format == "latex":
+            text += "\n" + (gaps_latex(gaps, key, header) if not gaps.empty else "% no reference curve in these runs\n")
+        else:
+            text += "\nEach point against the reference curve at the same GMAC/s (gap > 0: above it).\n\n"
+            text += gaps_markdown(gaps, key, header) if not gaps.empty else "(no reference curve in these runs)\n"
     if args.out:
         from pathlib import Path
         from ..results import atomic_write_bytes
