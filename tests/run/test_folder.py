@@ -133,7 +133,7 @@ def test_a_run_that_fails_before_its_first_row_leaves_no_folder(wsj0_root, tmp_p
     from dsnbench.run.config import build_config
     from dsnbench.run.engines import EngineOptions, run_experiment_with
 
-    def refuse(separator, sample_rate):
+    def refuse(separator, sample_rate, *_):
         raise RuntimeError("cannot count")
 
     monkeypatch.setattr(unit, "make_pricer", refuse)
