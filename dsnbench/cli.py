@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from .errors import UserError
+    from .errors import Terminated, UserError
+    _raise_on_sigterm()
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
@@ -50,6 +51,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"dsnbench {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"dsnbench {args.command}: terminated (SIGTERM); finished rows are kept", file=sys.stderr)
+        return Terminated.exit_code
+
+
+def _raise_on_sigterm() -> None:
+    """SIGTERM raises :class:`~dsnbench.errors.Terminated` in the main thread, so the command
+    unwinds as for Ctrl-C (a run commits its finished rows, its workers are shut down)."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return
+    from .errors import Terminated
+
+    def handler(signum, frame):  # noqa: ARG001
+        raise Terminated()
+    signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":

@@ -306,7 +306,11 @@ def comparability(baseline: Mapping, new: Mapping, allow_precision: bool = False
         elif hb != hn:
             reasons.append(f"dataset {ds}: manifest_hash differs (baseline {_short(hb)}, new {_short(hn)}): "
                            "not the same utterances")
-    for ds in _entry_datasets(baseline) & _entry_datasets(new):
+    eb, en = _entry_datasets(baseline), _entry_datasets(new)
+    if eb and en and not eb & en:
+        reasons.append(f"the runs share no dataset (baseline: {', '.join(sorted(eb))}; new: {', '.join(sorted(en))}): "
+                       "a dataset's label is part of every entry, so nothing would be compared")
+    for ds in sorted(eb & en):
         if ds not in db or ds not in dn:
             side = "baseline" if ds not in db else "new"
             reasons.append(f"dataset {ds}: the {side} run records no manifest for it")
@@ -449,6 +453,11 @@ def _compare(baseline: Mapping, new: Mapping, tolerances: Mapping[str, float] | 
             hints.append(f"{u!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         raise UserError(f"--tol names no compared metric: {', '.join(hints)}; "
                         f"compared metrics: {', '.join(sorted(seen_names))}")
+    reasons = list(dict.fromkeys(reasons))  # each reason once
+    if reasons:
+        # values of runs that cannot be compared are shown, never judged: no row regresses
+        for r in rows:
+            r.regression = False
     return Comparison(info_b, info_n, not reasons, reasons, notes, rows, used)
 
 

@@ -13,5 +13,12 @@ class UserError(Exception):
             self.exit_code = exit_code
 
 
+class Terminated(BaseException):
+    """The process was asked to stop (SIGTERM): raised like Ctrl-C's KeyboardInterrupt, so a run
+    commits the rows it has finished before it exits (with 128 + 15 = 143)."""
+
+    exit_code = 143
+
+
 def as_user_error(exc: BaseException) -> UserError:
     return exc if isinstance(exc, UserError) else UserError(str(exc))

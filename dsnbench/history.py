@@ -145,6 +145,7 @@ def plot_history(history_path: str | Path, out_dir: str | Path, metrics: list[st
     short commit. Returns the written paths: ``out_dir/history.png`` and ``history.pdf`` (or
     the ``formats`` asked for).
     """
+    import numpy as np
     import pandas as pd
 
     from .analysis.style import OKABE_ITO, save_figure, style
@@ -167,43 +168,51 @@ def plot_history(history_path: str | Path, out_dir: str | Path, metrics: list[st
     position = {rid: i for i, rid in enumerate(runs["run_id"])}
     labels = [(c[:7] if c else r[:7]) for r, c in zip(runs["run_id"], runs["git_commit"])]
     df["x"] = df["run_id"].map(position)
-    df["line"] = [m if op == "" else f"{m} @ {float(op):g}" for m, op in zip(df["model"], df["operating_point"])]
+    # one line per model: a model with operating points is drawn at its lowest one (beta 0, the
+    # gate as trained, when the history has it); the datasets differ by line style
+    op_value = pd.to_numeric(df["operating_point"].replace("", np.nan), errors="coerce")
+    df["op_value"] = op_value
+    lowest = df.groupby("model")["op_value"].transform("min")
+    df = df[(df["op_value"] == lowest) | (df["op_value"].isna() & lowest.isna())]
+    models = sorted(df["model"].unique())
     datasets = sorted(df["dataset"].unique())
-    lines = sorted(df["line"].unique())
+    op_of = {m: df.loc[df["model"] == m, "op_value"].iloc[0] for m in models}
     markers = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h"]
-    dashes = ["-", "--", "-.", ":"]
-    look = {name: {"color": OKABE_ITO[(i + 1) % len(OKABE_ITO)], "marker": markers[i % len(markers)],
-                   "linestyle": dashes[(i // len(OKABE_ITO)) % len(dashes)]}
-            for i, name in enumerate(lines)}
+    dashes = ["-", "--", ":", "-."]
+    look = {m: {"color": OKABE_ITO[i % len(OKABE_ITO)], "marker": markers[i % len(markers)]}
+            for i, m in enumerate(models)}
+    style_of = {ds: dashes[i % len(dashes)] for i, ds in enumerate(datasets)}
 
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    n_cols = min(3, len(metrics))
+    n_rows = -(-len(metrics) // n_cols)
     with style():
-        fig, axes = plt.subplots(len(metrics), len(datasets), squeeze=False, sharex=True,
-                                 figsize=(max(3.5, 0.35 * len(runs) + 1.5) * len(datasets) + 1.8,
-                                          1.9 * len(metrics) + 0.9))
-        for j, ds in enumerate(datasets):
-            sub = df[df["dataset"] == ds]
-            for i, m in enumerate(metrics):
-                ax = axes[i][j]
-                for name in lines:
-                    g = sub[sub["line"] == name].sort_values("x")
+        fig, axes = plt.subplots(n_rows, n_cols, squeeze=False, sharex=True,
+                                 figsize=(3.4 * n_cols + 2.2, 2.4 * n_rows + 0.9))
+        step = max(1, -(-len(runs) // 12))  # at most about 12 run labels on the axis
+        for k, m in enumerate(metrics):
+            ax = axes[k // n_cols][k % n_cols]
+            for model in models:
+                for ds in datasets:
+                    g = df[(df["model"] == model) & (df["dataset"] == ds)].sort_values("x")
                     if g[m].notna().any():
-                        ax.plot(g["x"], g[m], ms=4, label=name, **look[name])
-                info = column_info(m)
-                unit = info.spec.unit if info is not None else ""
-                ax.set_ylabel(f"{m} ({unit})" if unit else m)
-                if i == 0:
-                    ax.set_title(ds)
-            axes[-1][j].set_xticks(range(len(runs)))
-            axes[-1][j].set_xticklabels(labels, rotation=60, ha="right")
-            axes[-1][j].set_xlabel("run (commit)")
-        handles: dict = {}
-        for row in axes:
-            for ax in row:
-                for h, lab in zip(*ax.get_legend_handles_labels()):
-                    handles.setdefault(lab, h)
-        fig.legend(list(handles.values()), list(handles.keys()), loc="upper left",
-                   bbox_to_anchor=(1.0, 0.95), frameon=False, title="model")
+                        ax.plot(g["x"], g[m], ms=3.5, linewidth=1.2, linestyle=style_of[ds], **look[model])
+            info = column_info(m)
+            unit = info.spec.unit if info is not None else ""
+            ax.set_title(f"{m} ({unit})" if unit else m)
+            ax.set_xticks(range(0, len(runs), step))
+            ax.set_xticklabels(labels[::step], rotation=60, ha="right")
+        for k in range(len(metrics), n_rows * n_cols):
+            axes[k // n_cols][k % n_cols].set_visible(False)
+        for c in range(n_cols):
+            axes[-1][c].set_xlabel("run (commit)")
+        handles = [Line2D([], [], linestyle="-", **look[m]) for m in models]
+        names = [m if math.isnan(op_of[m]) else f"{m} (β={op_of[m]:g})" for m in models]
+        if len(datasets) > 1:
+            handles += [Line2D([], [], color="#555555", linestyle=style_of[ds]) for ds in datasets]
+            names += [f"dataset {ds}" for ds in datasets]
+        fig.legend(handles, names, loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=False, fontsize=7)
         fig.suptitle("dsnbench metric history")
         fig.tight_layout()
         paths = save_figure(fig, out_dir, "history", formats)

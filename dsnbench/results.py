@@ -101,12 +101,29 @@ class ResultsError(ValueError):
     """A run folder that cannot be read or written; one line naming the file."""
 
 
+def new_file_mode() -> int:
+    """The mode an ordinary new file gets here: 0o666 less the process's umask (a temporary
+    file from ``mkstemp`` is 0o600 whatever the umask, which would make results private)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one."""
+    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one; the
+    file gets the mode the umask gives a new file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -128,7 +128,9 @@ class Separator(ABC):
     def prepare(self, sample_rate: int) -> None:
         """Called once before a dataset is run; raise ValueError if the rate is unsupported."""
         if self.sample_rate is not None and sample_rate != self.sample_rate:
-            raise ValueError(f"model {self.name!r} runs at {self.sample_rate} Hz, the data is at {sample_rate} Hz")
+            raise ValueError(f"model {self.name!r} runs at {self.sample_rate} Hz, the data is at {sample_rate} Hz "
+                             f"(dsnbench does not resample: use the corpus's wav{self.sample_rate // 1000}k folders "
+                             f"(--sample-rate {self.sample_rate}) or a model trained at {sample_rate} Hz)")
 
     def operating_points(self) -> Sequence[float | None]:
         """Operating points this model can run at (gate beta for a DSN); [None] if none."""

@@ -12,6 +12,9 @@ os.environ.setdefault("DSNBENCH_CACHE", str(REPO / ".pytest_cache" / "dsnbench-c
 # the suite's class: models are its own fixture modules; the refusal without this opt-in is
 # tested in tests/models/test_adapters.py with the variable removed
 os.environ.setdefault("DSNBENCH_TRUST_CLASS", "1")
+# subprocesses (the CLI, workers) import this checkout's package, not whichever one the
+# interpreter's environment has installed (an editable install may point at another tree)
+os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
 
 
 @pytest.fixture(scope="session")

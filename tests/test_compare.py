@@ -421,3 +421,23 @@ def test_wrong_types_in_a_summary_are_a_usage_error(mangle):
     with pytest.raises(UserError, match=r"malformed summary") as err:
         compare_summaries(summary(), bad)
     assert "\n" not in str(err.value)
+
+
+def test_runs_on_differently_labelled_datasets_are_not_comparable_and_nothing_regresses():
+    new = summary(entries=[entry(dataset="wsj0-2mix", si_snri=1.0)],
+                  datasets={"wsj0-2mix": {"manifest_hash": "hwsj", "n_utterances": 4, "sample_rate": 16000}})
+    c = compare_summaries(summary(), new)
+    assert c.exit_code == 3 and c.verdict == "not_comparable"
+    assert any("share no dataset" in r for r in c.reasons)
+    assert len(c.reasons) == len(set(c.reasons))
+    assert c.regressions == [] and not any(r.regression for r in c.rows)
+    text, md = c.to_text(), c.to_markdown()
+    assert "REGRESSED" not in text and "#### Regressions" not in md
+    assert c.to_dict()["n_regressions"] == 0
+
+
+def test_a_regression_under_another_reason_is_shown_not_judged():
+    n = summary(entries=[entry(si_snri=1.0), entry(op=0.5, gmacs=0.6), entry(dataset="mini-wham")])
+    n["datasets"]["mini-wham"]["manifest_hash"] = "other"
+    c = compare_summaries(summary(), n)
+    assert c.exit_code == 3 and row(c, "si_snri").status == "regressed" and not row(c, "si_snri").regression

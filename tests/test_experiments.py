@@ -20,8 +20,8 @@ def test_default_and_mini_experiments_build():
 
 
 def test_corpus_experiments_expand_on_a_checkpoint_folder(tmp_path, monkeypatch):
-    ckpts = tmp_path / "checkpoints"
-    ckpts.mkdir()
+    ckpts = tmp_path / "dsnbench" / "assets" / "checkpoints"   # where the files' globs look
+    ckpts.mkdir(parents=True)
     bundled = REPO / "dsnbench" / "assets" / "checkpoints"
     for name in ("static-0.5", "dsn-l1"):
         shutil.copy(bundled / f"{name}.safetensors", ckpts)

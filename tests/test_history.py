@@ -122,3 +122,28 @@ def test_plot_history_command(tmp_path, capsys):
     assert main(["plot", "history", str(hist), "--out", str(tmp_path / "f")]) == 0
     assert (tmp_path / "f" / "history.pdf").stat().st_size > 1000
     assert main(["plot", "history", str(tmp_path / "none.csv"), "--out", str(tmp_path / "g")]) == 2
+
+
+def test_plot_history_one_panel_per_metric_one_line_per_model(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from dsnbench.analysis import style as style_mod
+    hist = tmp_path / "history.csv"
+    for i, (snr, g) in enumerate([(10.0, 1.0), (10.4, 0.9), (10.2, 0.95)]):
+        add_run(write_run(tmp_path, run_summary(f"r{i}", f"2026-11-28T1{i}:00:00+00:00", f"c{i}" * 4, snr, g)), hist)
+    seen = {}
+    original = style_mod.save_figure
+
+    def keep(fig, *args, **kwargs):
+        seen["fig"] = fig
+        seen["size"] = tuple(fig.get_size_inches() * fig.dpi)
+        seen["panels"] = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+        seen["legend"] = [t.get_text() for t in fig.legends[0].get_texts()]
+        return original(fig, *args, **kwargs)
+    monkeypatch.setattr(style_mod, "save_figure", keep)
+    plot_history(hist, tmp_path / "fig", ["si_snri", "sdri", "gmacs_per_s"])
+    assert seen["panels"] == ["si_snri (dB)", "sdri (dB)", "gmacs_per_s (GMAC/s)"]
+    # one entry per model (the DSN at its lowest operating point) and one per dataset's line style
+    assert seen["legend"] == ["dsn (β=0)", "static-1.0", "dataset mini-2mix", "dataset mini-wham"]
+    assert seen["size"][0] < 2000
+    plt.close("all")

@@ -95,3 +95,19 @@ def test_unreadable_run_folders_are_one_line_errors(tmp_path):
     (tmp_path / "summary.json").write_text(json.dumps({"schema_version": 99}))
     with pytest.raises(ResultsError, match="schema_version 99"):
         read_summary(tmp_path)
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    from dsnbench.results import atomic_write_json
+    old = os.umask(0o022)
+    try:
+        atomic_write_json({"a": 1}, tmp_path / "run" / "summary.json")
+        assert stat.S_IMODE((tmp_path / "run" / "summary.json").stat().st_mode) == 0o644
+        os.umask(0o077)
+        atomic_write_json({"a": 2}, tmp_path / "private.json")
+        assert stat.S_IMODE((tmp_path / "private.json").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

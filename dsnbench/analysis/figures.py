@@ -159,8 +159,22 @@ def draw_gates(args: Any) -> list[Path]:
 
 
 def draw_overlap(args: Any) -> list[Path]:
-    figs = overlap_noise_figure(load_runs(args.runs), args.metric, args.all_entries)
+    import sys
+
+    from .variants import factors_frame, has_variants, left_out
+    runs = load_runs(args.runs)
+    figs = overlap_noise_figure(runs, args.metric, args.all_entries)
     if not figs:
         raise UserError("no variant datasets in these runs: none records an overlap ratio or noise activity "
                         "(build them with 'dsnbench data variant')")
+    factors = factors_frame(runs)
+    skipped = left_out(factors)
+    if skipped:
+        print(f"note: left out (no overlap ratio or noise activity recorded, and no variant of them here): "
+              f"{', '.join(skipped)}", file=sys.stderr)
+    varied = has_variants(factors)
+    for factor, what in (("overlap", "speaker overlap"), ("noise_activity", "noise activity")):
+        values = factors[factor].dropna().unique()
+        if not varied[factor] and len(values):
+            print(f"note: no {what} panel: every dataset here has {what} {100 * values[0]:g} %", file=sys.stderr)
     return save_figures(figs, args.out, formats(args))

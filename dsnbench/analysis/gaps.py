@@ -13,7 +13,7 @@ import pandas as pd
 from ..results import RunTables
 from .collect import higher_is_better, metrics_meta
 from .pareto import ORACLE_ALLOCATION, gap_table, hypervolumes, point_gaps, utterance_values
-from .tables import format_p, gaps_markdown
+from .tables import format_p, gaps_latex, gaps_markdown
 
 
 def _f(x: object, fmt: str = "{:+.2f}") -> str:
@@ -77,3 +77,14 @@ def gaps_markdown_for(runs: Sequence[RunTables], entries: pd.DataFrame, metric: 
     if not hv.empty:
         text += "\n" + hypervolume_markdown(hv, header)
     return text
+
+
+def gaps_latex_for(runs: Sequence[RunTables], entries: pd.DataFrame, metric: str, header: str,
+                   reference: str | None = None, seed: int = 0, n_boot: int = 1000) -> str:
+    """The point gaps of ``table --gaps`` as a LaTeX table (the areas and hypervolumes stay in
+    the Markdown form)."""
+    hib = higher_is_better(metric, metrics_meta(runs))
+    entries = entries.dropna(subset=[metric])
+    points = point_gaps(entries, metric, hib, reference=reference, values=utterance_values(runs, metric),
+                        seed=seed, n_boot=n_boot)
+    return gaps_latex(points, metric, header) if not points.empty else "% no reference curve in these runs\n"

@@ -42,10 +42,22 @@ def _select(tables: Any, path: Path, metric: str, model: str, dataset: str, op: 
     return model, sel.set_index("utt_id")[metric]
 
 
+def _manifest_hash(summary: dict, dataset: str) -> str | None:
+    entry = (summary.get("datasets") or {}).get(dataset) or {}
+    value = entry.get("manifest_hash") if isinstance(entry, dict) else None
+    return str(value) if value else None
+
+
 def compare_runs(run_a: Path, run_b: Path, metric: str = "si_snri", model_a: str | None = None,
                  model_b: str | None = None, dataset: str | None = None, op_a: float | None = None,
-                 op_b: float | None = None, seed: int = 0, n_boot: int = 1000) -> dict[str, Any]:
-    """The paired comparison as a dict (what ``--json`` prints). Raises UserError on bad input."""
+                 op_b: float | None = None, seed: int = 0, n_boot: int = 1000,
+                 allow_different_audio: bool = False) -> dict[str, Any]:
+    """The paired comparison as a dict (what ``--json`` prints). Raises UserError on bad input.
+
+    Pairs are made by utterance id, so both runs must hold the same audio under those ids: the
+    datasets' manifest hashes (summary.json) must be equal, else a UserError with exit code 3
+    (a variant of a set, e.g. its 50 %-overlap version, keeps the ids and changes the audio),
+    unless ``allow_different_audio``. A run whose summary records no manifest hash is paired."""
     try:
         ta, tb = read_run(run_a), read_run(run_b)
     except ResultsError as exc:
@@ -66,6 +78,11 @@ def compare_runs(run_a: Path, run_b: Path, metric: str = "si_snri", model_a: str
         dataset = common[0]
     elif dataset not in common:
         raise UserError(f"dataset {dataset!r} is not evaluated for both models (shared: {', '.join(common)})")
+    ha, hb = _manifest_hash(ta.summary, dataset), _manifest_hash(tb.summary, dataset)
+    if ha and hb and ha != hb and not allow_different_audio:
+        raise UserError(f"not comparable: dataset {dataset!r} has different audio in the two runs (manifest hash "
+                        f"{ha[:12]} in A, {hb[:12]} in B: another root, variant or version of the set), so "
+                        "equal utterance ids are not the same mixtures; --allow-different-audio pairs them anyway", 3)
     _, sa = _select(ta, run_a, metric, ma, dataset, op_a, "a")
     _, sb = _select(tb, run_b, metric, mb, dataset, op_b, "b")
     ids_a, ids_b = set(sa.index), set(sb.index)

@@ -109,7 +109,8 @@ def gap_table(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: 
 
     ``reference`` defaults to ``static`` (individually trained networks) when present, else
     ``slim``. Curves are the Pareto fronts of :func:`family_fronts` plus ``dsn (all)``: the
-    front over every DSN lambda and beta together.
+    front over every DSN lambda and beta together. The oracles are anchors, not curves, and a
+    curve whose compute range does not meet the reference's has no gap: neither has a row.
     With ``values`` (:func:`utterance_values`) the gap is paired over utterances
     (:func:`dsnbench.metrics.tradeoff.paired_area`: each utterance's two curves integrated over
     the shared range) with ``ci_lo``/``ci_hi`` (seeded bootstrap 95 %), ``p_wilcoxon``,
@@ -122,7 +123,8 @@ def gap_table(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: 
             "p_wilcoxon", "p_ttest", "n", "significant"]
     rows = []
     for dataset, d in entries.groupby("dataset", sort=True):
-        d = d[np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float))]
+        d = d[np.isfinite(d["gmacs"].astype(float)) & np.isfinite(d[metric].astype(float))
+              & (d["family"] != "oracle")]
         members = _curve_members(d)
         fronts = {k: front(g["gmacs"].to_numpy(float), g[metric].to_numpy(float), higher_is_better)
                   for k, g in members.items()}
@@ -133,6 +135,9 @@ def gap_table(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: 
         for name, curve in fronts.items():
             if name == ref:
                 continue
+            gap = curve_gap(curve, fronts[ref], higher_is_better)
+            if not gap.overlaps:
+                continue
             row = {"dataset": dataset, "curve": name, "reference": ref, "ci_lo": math.nan, "ci_hi": math.nan,
                    "p_wilcoxon": math.nan, "p_ttest": math.nan, "n": 0, "significant": False}
             paired = _paired_area(members[name], members[ref], values, higher_is_better, seed, n_boot) \
@@ -142,7 +147,6 @@ def gap_table(entries: pd.DataFrame, metric: str = "si_snri", higher_is_better: 
                            ci_lo=paired["ci95"][0], ci_hi=paired["ci95"][1], p_wilcoxon=paired["p_wilcoxon"],
                            p_ttest=paired["p_ttest"], n=paired["n"], significant=significant(paired["ci95"]))
             else:
-                gap = curve_gap(curve, fronts[ref], higher_is_better)
                 row.update(mean_gap=gap.mean_gap, area=gap.area, lo=gap.lo, hi=gap.hi)
             rows.append(row)
     return pd.DataFrame(rows, columns=cols)

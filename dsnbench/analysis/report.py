@@ -134,7 +134,10 @@ def _provenance_html(run: RunTables) -> str:
             rest = {k: v for k, v in m.items() if k not in ("unit", "higher_is_better", "tolerance")}
             rows.append({"metric": name, "unit": str(m.get("unit", "")), "higher is better": str(m.get("higher_is_better", "")),
                          "tolerance": str(m.get("tolerance", "")), "settings": ", ".join(f"{k}={v}" for k, v in rest.items())})
-        parts += ["<h4>Metrics</h4>", _frame_html(pd.DataFrame(rows))]
+        table = pd.DataFrame(rows)
+        if not table["settings"].astype(bool).any():
+            table = table.drop(columns=["settings"])  # no metric records a setting: no empty column
+        parts += ["<h4>Metrics</h4>", _frame_html(table)]
     versions = s.get("versions") or {}
     if versions:
         parts += ["<h4>Versions</h4>", _frame_html(pd.DataFrame([{"package": k, "version": str(v)} for k, v in versions.items()]))]
@@ -249,7 +252,7 @@ def build_report(runs: Sequence[RunTables], metric: str = "si_snri", utt_ids: Se
             continue
         any_gate = True
         figs = gate_figures(run, utt_ids=utt_ids, audio_root=audio_root, n_utterances=n_gate_utterances)
-        body.append(f"<h3>{html.escape(run_label(run))}</h3>")
+        body.append(f"<h3>{html.escape(str(run.path))}</h3>")
         for name, fig in figs.items():
             body.append(_figure_html(fig, name))
         body += _agreement_html(run)

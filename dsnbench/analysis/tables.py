@@ -101,9 +101,16 @@ def _failures_note(rows_by_ds: dict[str, list[dict]]) -> list[str]:
     notes = []
     for ds, rows in rows_by_ds.items():
         for r in rows:
-            for metric, count in sorted(r["failed"].items()):
-                if count:
-                    notes.append(f"{ds}, {r['cells']['model']}: {metric} failed on {count} utterance(s) (left out of its mean)")
+            failed = {m: int(c) for m, c in r["failed"].items() if c}
+            # a failed separation leaves every metric of the utterance NaN: one line says so, and
+            # a metric is listed only where it failed on more utterances than that
+            n_sep = failed.pop("separation", 0)
+            where = f"{ds}, {r['cells']['model']}"
+            if n_sep:
+                notes.append(f"{where}: separation failed on {n_sep} utterance(s) (every metric left out)")
+            more = [f"{m} failed on {c} utterance(s)" for m, c in sorted(failed.items()) if c > n_sep]
+            if more:
+                notes.append(f"{where}: {'; '.join(more)} (left out of the means)")
     return notes
 
 
@@ -173,6 +180,29 @@ def gaps_markdown(gaps: pd.DataFrame, metric: str, header: str) -> str:
                       "paired difference; n.s.: the interval covers 0."]
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def gaps_latex(gaps: pd.DataFrame, metric: str, header: str, label: str = "tab:dsnbench-gaps") -> str:
+    """:func:`gaps_markdown` as a LaTeX ``table`` with booktabs rules, datasets as row blocks."""
+    own = gaps["reference"].nunique() > 1
+    heads = ["Point", "GMAC/s", latex_escape(header)] + (["Reference"] if own else []) + ["Reference at that cost", "Gap"]
+    ncol = len(heads)
+    out = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "r" * 2 + ("l" if own else "") + "rr}",
+           r"\toprule", " & ".join(heads) + r" \\"]
+    for ds, d in gaps.groupby("dataset", sort=True):
+        refs = d["reference"].unique()
+        against = f"against the {refs[0]} curve" if len(refs) == 1 else "against each DSN's own fixed-width curve"
+        out += [r"\midrule", rf"\multicolumn{{{ncol}}}{{l}}{{\textit{{{latex_escape(str(ds))}}}, {latex_escape(against)}}} \\"]
+        for _, r in d.iterrows():
+            at = "--" if not _finite(r["reference_at_cost"]) else f"{r['reference_at_cost']:.2f}"
+            gap = "--" if not _finite(r["gap"]) else f"{r['gap']:+.2f}"
+            cells = [latex_escape(str(r["label"])), f"{r['gmacs']:.3f}", f"{r[metric]:.2f}"]
+            cells += ([latex_escape(str(r["reference"]))] if own else []) + [at, gap]
+            out.append(" & ".join(cells) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}",
+            r"\caption{Each point against the reference curve at the same GMAC/s (gap $>$ 0: above it; -- outside "
+            r"the reference's range).}", rf"\label{{{label}}}", r"\end{table}"]
+    return "\n".join(out) + "\n"
 
 
 def _legend(intervals: str) -> str:

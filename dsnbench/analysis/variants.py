@@ -9,7 +9,11 @@ Each dataset's overlap ratio and noise activity come from, in this order:
 2. the dataset name: ``...-ov50`` / ``overlap0.5`` / ``ovl50`` for overlap and ``...-na50`` /
    ``noise0.5`` / ``noise-activity-50`` for noise activity.
 
-A dataset with neither is not a variant and is left out. Values are stored as fractions.
+3. a dataset with neither whose name is a variant's name without its factor (``wsj0-2mix``
+   beside ``wsj0-2mix-ov50``) is the unmodified set: overlap (or noise activity) 1.0.
+
+A dataset with none of these is not a variant and is left out (:func:`left_out` names them).
+Values are stored as fractions.
 """
 from __future__ import annotations
 
@@ -60,7 +64,19 @@ def factors_frame(runs: Sequence[RunTables]) -> pd.DataFrame:
         for name, info in (run.summary.get("datasets") or {}).items():
             ov, na = dataset_factors(str(name), info if isinstance(info, dict) else None)
             rows.append({"run": run_label(run), "dataset": str(name), "overlap": ov, "noise_activity": na})
+    # the unmodified set of a family of variants: the variants' name without the factor token
+    for factor, pattern in (("overlap", _OVERLAP_RE), ("noise_activity", _NOISE_RE)):
+        bases = {pattern.sub("", r["dataset"]) for r in rows if r[factor] is not None and pattern.search(r["dataset"])}
+        for r in rows:
+            if r[factor] is None and r["overlap"] is None and r["noise_activity"] is None and r["dataset"] in bases:
+                r[factor] = 1.0
     return pd.DataFrame(rows, columns=["run", "dataset", "overlap", "noise_activity"])
+
+
+def left_out(factors: pd.DataFrame) -> list[str]:
+    """The datasets that record neither factor and are no variant's unmodified set."""
+    none = factors[factors["overlap"].isna() & factors["noise_activity"].isna()]
+    return sorted(set(none["dataset"]))
 
 
 def variant_table(entries: pd.DataFrame, factors: pd.DataFrame, factor: str,

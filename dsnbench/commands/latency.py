@@ -7,8 +7,8 @@ import sys
 
 EPILOG = """examples:
   dsnbench latency asteroid:/path/convtasnet.pth --seconds 4
-  dsnbench latency dsn-mini --repeats 20 --device cpu
-  dsnbench latency dsn-mini --json
+  dsnbench latency dsn-l1 --repeats 20 --device cpu
+  dsnbench latency dsn-l1 --json
 
 Times one forward on --seconds of noise-like audio after --warmup untimed runs, --repeats times,
 and reports the median (and the spread) with the real-time factor RTF = time / audio duration
@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
     sep = load_model(args.model)
+    if getattr(sep, "needs_references", False):
+        raise UserError(f"{args.model}: computes its output from the reference sources (an anchor, not a "
+                        "model), so there is no separation of a mixture alone to time")
     try:
         measured = measure_latency(sep, args.seconds, args.sample_rate, device, args.repeats, args.warmup,
                                    batch_size=args.batch_size)

@@ -11,7 +11,7 @@ EPILOG = """examples:
   dsnbench plot pareto runs/mini --out figures                      # SI-SNRi vs GMAC/s per dataset
   dsnbench plot pareto runs/static runs/dsn --out figures --metric sdri
   dsnbench plot gates runs/mini --out figures                       # a DSN entry, 2 utterances
-  dsnbench plot gates runs/mini --utt ID1 --utt ID2 --model dsn-l0.1 --operating-point 0.5 --out figures
+  dsnbench plot gates runs/mini --utt ID1 --utt ID2 --model dsn-l1 --operating-point 0.5 --out figures
   dsnbench plot overlap runs/variants --out figures                 # vs speaker overlap / noise activity
   dsnbench plot history                                             # metric trend over results/history.csv
   dsnbench plot history my/history.csv --out figures --metric si_snri --metric gmacs_per_s

@@ -20,6 +20,17 @@ EPILOG = """examples:
 """
 
 
+class _InOrder(argparse._AppendAction):
+    """``append``, and also remember the order of --model and --operating-point, so that an
+    operating point belongs to the model it follows."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[override]
+        super().__call__(parser, namespace, values, option_string)
+        order = list(getattr(namespace, "model_order", None) or [])
+        order.append((self.dest, values))
+        namespace.model_order = order
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="evaluate models on datasets into a run folder",
                        description="Evaluate models on datasets; writes summary.json, utterances.parquet "
@@ -28,14 +39,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("experiment", nargs="?", help="experiment YAML (default: the bundled default experiment "
                    "when no --model/--dataset is given)")
-    p.add_argument("--model", action="append", default=None, metavar="NAME",
+    p.add_argument("--model", action=_InOrder, default=None, metavar="NAME",
                    help="registry name, checkpoint path or adapter:path (repeatable)")
     p.add_argument("--dataset", action="append", default=None, metavar="NAME",
                    help="registered dataset name (repeatable; see 'dsnbench ls datasets')")
     from ..data import add_dataset_arguments
     add_dataset_arguments(p, dataset_flag=None)  # --root, --sample-rate, --mode, --split, --task
-    p.add_argument("--operating-point", action="append", type=float, default=None, metavar="BETA",
-                   help="gate operating point(s) for dynamic models (repeatable)")
+    p.add_argument("--operating-point", action=_InOrder, type=float, default=None, metavar="BETA",
+                   help="gate operating point(s) of the --model it follows (repeatable); given before "
+                        "any --model, of every model that has operating points (the DSNs)")
     p.add_argument("--allocation", choices=("oracle",), default=None,
                    help="run each --model (a supernet or a DSN) with the oracle allocation of its widths per "
                         "segment: greedy per segment on the fixed-width outputs, then the real output with that "
@@ -44,6 +56,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="with --allocation oracle: the multipliers of relative MACs (default 0 0.5 1 2 4)")
     p.add_argument("--metrics", default=None, help="comma-separated subset (default: all; see 'dsnbench ls metrics')")
     p.add_argument("--pesq-mode", choices=("nb", "wb"), default=None, help="force PESQ mode (wb needs 16 kHz)")
+    p.add_argument("--uncounted-ops", choices=("error", "nan"), default=None,
+                   help="a model using an op with no MAC rule: refuse (error, default) or run with its MACs "
+                        "unknown (nan: NaN MACs, counted as failed[macs], one warning naming the ops)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N utterances of each dataset")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="metric worker processes (default 2)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
@@ -91,8 +106,18 @@ def build_document(args: argparse.Namespace) -> tuple[dict, str]:
         doc, name = {}, "run"
     else:
         doc, name = load_document(default_experiment_path()), "default"
+    leading_ops: list[float] = []  # operating points given before any --model
     if args.model:
-        doc["models"] = [{"name": m} for m in args.model]
+        doc["models"] = []
+        for dest, value in getattr(args, "model_order", None) or []:
+            if dest == "model":
+                doc["models"].append({"name": value})
+            elif doc["models"]:
+                doc["models"][-1].setdefault("operating_points", []).append(value)
+            else:
+                leading_ops.append(value)
+    elif args.operating_point:
+        leading_ops = list(args.operating_point)
     ds_opts = dataset_options(args)
     if args.dataset:
         doc["datasets"] = [dict(name=d, **ds_opts) for d in args.dataset]
@@ -101,10 +126,6 @@ def build_document(args: argparse.Namespace) -> tuple[dict, str]:
             flags = "/".join(f"--{o.replace('_', '-')}" for o in DATASET_OPTIONS)
             raise UserError(f"{flags} need --dataset")
         doc["datasets"] = [dict({"name": d} if isinstance(d, str) else d, **ds_opts) for d in doc["datasets"]]
-    if args.operating_point:
-        models = doc.get("models") or []
-        doc["models"] = [dict({"name": m} if isinstance(m, str) else m, operating_points=args.operating_point)
-                         for m in models]
     if args.mu is not None and not args.allocation:
         raise UserError("--mu needs --allocation oracle")
     if args.allocation:
@@ -112,9 +133,10 @@ def build_document(args: argparse.Namespace) -> tuple[dict, str]:
             raise UserError("--allocation needs --model (the slimmable model(s) to allocate)")
         doc["models"] = [dict(m, allocation=args.allocation, **({"operating_points": args.mu} if args.mu else {}))
                          for m in doc["models"]]
+    args.leading_operating_points = leading_ops
     if args.metrics:
         doc["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    for key in ("pesq_mode", "limit", "workers", "device", "batch_size", "precision"):
+    for key in ("pesq_mode", "limit", "workers", "device", "batch_size", "precision", "uncounted_ops"):
         v = getattr(args, key)
         if v is not None:
             doc[key] = v
@@ -128,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
     doc, name = build_document(args)
     engine = engine_options(doc, args)  # takes engine/scheduler/unit_size out of the document
     cfg = build_config(doc, args.overrides, where=args.experiment or "command line")
+    if args.leading_operating_points:
+        from ..run.plan import with_operating_points
+        cfg = with_operating_points(cfg, args.leading_operating_points)
     out = Path(args.out) if args.out else Path("runs") / name
     if args.dry_run:  # list the entries, evaluate nothing
         from ..run.plan import format_plan, plan_entries
@@ -135,6 +160,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     summary = run_experiment_with(cfg, out, engine, progress=not args.no_progress)
     print_summary(summary, out)
+    from ..run.summary import entries_with_no_result
+    problem = entries_with_no_result(summary, out)
+    if problem:
+        print(f"dsnbench run: error: {problem}", file=sys.stderr)
+        return 1
     return 0
 
 

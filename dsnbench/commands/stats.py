@@ -11,7 +11,7 @@ from ..results import json_safe
 EPILOG = """\
 examples:
   dsnbench stats runs/static runs/dsn
-  dsnbench stats runs/sweep runs/sweep --model-a static-w1.0 --model-b dsn --metric sdri
+  dsnbench stats runs/sweep runs/sweep --model-a static-1.0 --model-b dsn-l1 --metric sdri
   dsnbench stats runs/a runs/b --metric pesqi --dataset wsj0-2mix --json
 
 For one metric (default si_snri), the rows of model A in RUN_A and model B in RUN_B are paired
@@ -21,7 +21,9 @@ either value is NaN (a failed metric) are left out and counted.
 
 A model, dataset or operating point must be named when a run holds more than one. The two
 utterance sets must be identical: otherwise the command says how many ids are only in A and
-only in B (with examples) and exits 3 (not comparable).
+only in B (with examples) and exits 3 (not comparable). So must the audio behind the ids: runs
+whose manifests of the dataset differ (another root, or a variant such as the 50 %-overlap set,
+which keeps the ids) exit 3 unless --allow-different-audio.
 """
 
 
@@ -41,6 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--op-b", type=float, default=None, help="operating point of model B")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--allow-different-audio", action="store_true",
+                   help="pair by utterance id even when the runs' manifests of the dataset differ")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 
@@ -48,7 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..analysis.paired import compare_runs
     res = compare_runs(args.run_a, args.run_b, args.metric, args.model_a, args.model_b, args.dataset,
-                       args.op_a, args.op_b, args.seed, args.n_boot)
+                       args.op_a, args.op_b, args.seed, args.n_boot, args.allow_different_audio)
     if args.json:
         sys.stdout.write(json.dumps(json_safe(res), indent=2) + "\n")
         return 0

@@ -8,6 +8,7 @@ EPILOG = """examples:
   dsnbench table runs/static runs/dsn --format latex > table.tex
   dsnbench table runs/mini --metrics si_snri,sdri,pesq,stoi,estoi --intervals brackets
   dsnbench table runs/mini --gaps                       # + each point against the static curve
+  dsnbench table runs/mini --gaps --format latex        # the same as LaTeX tables
   dsnbench table runs/mini --gaps --reference slim      # ... against the supernet's fixed widths
   dsnbench table runs/gvw --gaps --reference own        # each DSN against its own weights at fixed widths
 """
@@ -61,14 +62,15 @@ def run(args: argparse.Namespace) -> int:
     cols = columns_for([m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None)
     text = TABLES.get(args.format)(entries, cols, args.intervals)
     if args.gaps:
-        if args.format != "md":
-            raise UserError("--gaps prints Markdown only (leave out --format latex)")
-        from ..analysis.gaps import gaps_markdown_for
+        if args.format not in ("md", "latex"):
+            raise UserError(f"--gaps prints Markdown or LaTeX, not {args.format!r}")
+        from ..analysis.gaps import gaps_latex_for, gaps_markdown_for
         key, header, _ = next(c for c in cols if c[0] != "gmacs")
         if args.reference and args.reference != "own" and args.reference not in set(entries["family"]):
             raise UserError(f"--reference {args.reference!r} is not a family in these runs "
                             f"(they have: {', '.join(sorted(set(entries['family'])))})")
-        text += "\n" + gaps_markdown_for(runs, entries, key, header, reference=args.reference, seed=args.seed)
+        gaps_for = gaps_latex_for if args.format == "latex" else gaps_markdown_for
+        text += "\n" + gaps_for(runs, entries, key, header, reference=args.reference, seed=args.seed)
     if args.out:
         from pathlib import Path
         from ..results import atomic_write_bytes

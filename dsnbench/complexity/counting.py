@@ -14,6 +14,13 @@ Convention (design section 5)
   costs ``T * B * 4H * (I + H)`` MACs (GRU ``3H``, RNN ``H``; ``proj_size`` adds ``P * H``).
   Convolution MACs are ``batch * prod(weight shape) * prod(output length)`` (transposed: the
   input length), i.e. one MAC per kernel tap and output position.
+* **STFT and iSTFT** (``aten::stft``, ``aten::istft``) count their FFTs, frame by frame: a
+  length-N FFT is (N/2) log2 N radix-2 butterflies of one complex multiply-accumulate each (4
+  real MACs), so ``2 N log2 N`` MACs for a complex transform and half, ``N log2 N``, when the
+  signal is real (a real input's forward transform, an inverse with real output: both run as a
+  half-length complex FFT). An STFT of F frames in a batch of B costs ``B * F`` transforms
+  (``log2 N`` taken for any N, not only powers of two; the total rounded to an integer). The
+  window multiply, the padding and the overlap-add are elementwise and count 0 by the rule below.
 * **What counts 0 (one rule).** Normalisation layers (LayerNorm, GroupNorm, BatchNorm, the
   global / cumulative layer norms written out of means and variances), activations (ReLU, PReLU,
   sigmoid, tanh, GELU, softmax), elementwise arithmetic (add, mul, div, sqrt, exp...), reductions
@@ -185,7 +192,44 @@ def _recurrent_cell(inputs: list, outputs: list) -> int:
     return batch * (_numel(w_ih) + _numel(w_hh))
 
 
+def fft_macs(n: int, real: bool) -> float:
+    """MACs of one length-``n`` FFT by the module's convention: ``2 n log2 n`` (complex),
+    ``n log2 n`` (real signal)."""
+    if n <= 1:
+        return 0.0
+    return (1.0 if real else 2.0) * n * math.log2(n)
+
+
+def _is_complex(value: Any) -> bool:
+    typ = value.type()
+    scalar = typ.scalarType() if hasattr(typ, "scalarType") else None
+    return bool(scalar) and "Complex" in str(scalar)
+
+
+def _stft(inputs: list, outputs: list) -> int:
+    """aten::stft: input [..., T], n_fft, hop, win_length, window, ... -> [..., freq, frames]."""
+    out_shape = _shape(outputs[0])
+    n_fft = _as_int(inputs[1].toIValue(), "stft n_fft")
+    if _is_complex(outputs[0]):
+        transforms = _numel(out_shape[:-2]) * out_shape[-1]
+    else:  # return_complex=False: [..., freq, frames, 2]
+        transforms = _numel(out_shape[:-3]) * out_shape[-2]
+    return int(round(transforms * fft_macs(n_fft, real=not _is_complex(inputs[0]))))
+
+
+def _istft(inputs: list, outputs: list) -> int:
+    """aten::istft: spectrum [..., freq, frames], n_fft, ... -> [..., T]."""
+    in_shape = _shape(inputs[0])
+    n_fft = _as_int(inputs[1].toIValue(), "istft n_fft")
+    if not _is_complex(inputs[0]) and in_shape and in_shape[-1] == 2:
+        in_shape = in_shape[:-1]
+    transforms = _numel(in_shape[:-2]) * in_shape[-1]
+    return int(round(transforms * fft_macs(n_fft, real=not _is_complex(outputs[0]))))
+
+
 MAC_HANDLES: dict[str, Callable[[list, list], int]] = {
+    "aten::stft": _stft,
+    "aten::istft": _istft,
     "aten::_convolution": _conv,
     "aten::conv1d": _conv_nd(False),
     "aten::conv2d": _conv_nd(False),

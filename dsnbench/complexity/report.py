@@ -10,6 +10,9 @@ from .table import build_mac_table
 def macs_report(separator: Any, seconds: float, sample_rate: int | None) -> dict[str, Any]:
     """The table of one separator as a plain dict (what ``dsnbench macs`` prints)."""
     rate = int(sample_rate or getattr(separator, "sample_rate", None) or 8000)
+    prepare = getattr(separator, "prepare", None)
+    if callable(prepare):
+        prepare(rate)  # a model that cannot run at this rate (as `dsnbench run` refuses it): ValueError
     n = int(round(seconds * rate))
     table = build_mac_table(separator, sample_rate=rate, verify="full")
     report: dict[str, Any] = {"model": getattr(separator, "name", "?"),

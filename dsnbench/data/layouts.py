@@ -371,8 +371,15 @@ def libri2mix(root: str | Path, task: str = "sep_clean", sample_rate: int = 8000
     lm = root / "Libri2Mix"
     if not lm.is_dir():
         hint = ""
-        if root.name == "Libri2Mix" or (root / f"wav{sample_rate // 1000}k").is_dir():
+        # the folder that holds Libri2Mix/: on the path above --root, or one level below it
+        above = [p for p in (root, *root.parents) if p.name == "Libri2Mix"]
+        below = sorted(p.parent for p in root.glob("*/Libri2Mix") if p.is_dir())
+        if above:
+            hint = f"; --root is the folder that contains Libri2Mix/, here {above[0].parent}"
+        elif (root / f"wav{sample_rate // 1000}k").is_dir():
             hint = f"; --root is the folder that contains Libri2Mix/, here {root.parent}"
+        elif below:
+            hint = f"; --root is the folder that contains Libri2Mix/, here {below[0]}"
         raise DatasetError(f"{lm}: folder missing{hint}")
     mode_dir = lm / f"wav{sample_rate // 1000}k" / mode
     base = mode_dir / split

@@ -165,16 +165,21 @@ def best_permutation(score: np.ndarray) -> tuple[int, ...]:
     broken by the first permutation in lexicographic order, so the choice is deterministic.
     Beyond :data:`EXHAUSTIVE_MAX_SOURCES` references the same optimum comes from
     :func:`assignment_by_hungarian` (the search is factorial).
+    With more estimates than references (a separator's outputs on an enhancement task) each
+    reference gets a different estimate and the unmatched estimates are left out: for one
+    reference, ``p = (k,)`` names the output that scores best.
 
-    Shape: ``score [n_src, n_src]``.
+    Shape: ``score [n_ref, n_est]``, ``n_est >= n_ref``.
     """
     score = np.asarray(score, dtype=np.float64)
-    if score.shape[0] > EXHAUSTIVE_MAX_SOURCES:
+    n, n_est = score.shape
+    if n_est < n:
+        raise ValueError(f"{n_est} estimate(s) for {n} reference(s)")
+    if n > EXHAUSTIVE_MAX_SOURCES:
         return assignment_by_hungarian(score)
-    n = score.shape[0]
     best, best_key = None, (-1, -np.inf)
     rows = np.arange(n)
-    for perm in itertools.permutations(range(n)):
+    for perm in itertools.permutations(range(n_est), n):
         vals = score[rows, list(perm)]
         defined = ~np.isnan(vals)
         key = (int(defined.sum()), float(np.mean(vals[defined])) if defined.any() else -np.inf)

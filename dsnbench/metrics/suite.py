@@ -132,7 +132,12 @@ class MetricSuite:
         ``segment_grid = (length, hop, n_segments)`` also computes segmental SI-SNR on the
         aligned pairs into ``result.segments``.
 
-        Shape: ``estimates [n_src, T]``, ``sources [n_src, T]``, ``mixture [T]``.
+        One target (an enhancement task) and several estimates (a separator's outputs): the
+        output with the highest SI-SNR against the target is scored and the others are left
+        out; ``permutation`` is ``(k,)``, the index of that output.
+
+        Shape: ``estimates [n_src, T]`` (or ``[n_out, T]`` when ``n_src`` is 1),
+        ``sources [n_src, T]``, ``mixture [T]``.
         """
         if inputs is None:
             inputs = self.input_values(mixture, sources)
@@ -148,7 +153,8 @@ class MetricSuite:
         try:
             refs = np.asarray(sources, dtype=np.float64)
             ests = np.asarray(estimates, dtype=np.float64)
-            if refs.ndim != 2 or refs.shape != ests.shape or refs.shape[0] < 1:
+            if refs.ndim != 2 or ests.ndim != 2 or refs.shape[0] < 1 or refs.shape[1] != ests.shape[1] \
+                    or not (refs.shape[0] == ests.shape[0] or refs.shape[0] == 1 < ests.shape[0]):
                 raise MetricError(f"estimates {ests.shape} do not match sources {refs.shape}")
             score = si_snr_matrix(refs, ests, strict=False)
             perm = best_permutation(score)
@@ -156,7 +162,12 @@ class MetricSuite:
                 perm = None
             order = list(perm) if perm is not None else list(range(refs.shape[0]))
             aligned = ests[order]
-            pairs, reasons = self._pair_metrics(refs, aligned, input_side=False, si_snr_diag=score[np.arange(len(order)), order])
+            diag = score[np.arange(len(order)), order]
+            if ests.shape[0] != refs.shape[0]:
+                # the chosen output alone, computed as the input side computes the mixture's
+                # value, so an output equal to the mixture improves by exactly 0
+                diag = np.diagonal(si_snr_matrix(refs, aligned, strict=False))
+            pairs, reasons = self._pair_metrics(refs, aligned, input_side=False, si_snr_diag=diag)
             for n in self.names:
                 values[n], reason = _mean_with_reason(pairs[n], reasons[n], refs.shape[0])
                 per_source[n] = [float(v) for v in pairs[n]]

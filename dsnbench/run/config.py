@@ -91,6 +91,8 @@ class RunConfig:
     device: str = "cpu"
     batch_size: int = 1
     precision: str = "fp32"
+    #: a model whose forward uses an op with no MAC rule: "error" (refuse) or "nan" (MACs unknown)
+    uncounted_ops: str = "error"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -111,6 +113,8 @@ class RunConfig:
             d.pop(k, None)
         if d.get("precision") == "fp32":
             d.pop("precision")       # the default: hashes of runs from before the key stay valid
+        if d.get("uncounted_ops") == "error":
+            d.pop("uncounted_ops")   # likewise
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -162,7 +166,7 @@ def _dataset_spec(item: Any, where: str) -> DatasetSpec:
 
 
 _TOP_KEYS = {"models", "datasets", "metrics", "pesq_mode", "limit", "seed", "workers", "chunk_size",
-             "device", "batch_size", "precision"}
+             "device", "batch_size", "precision", "uncounted_ops"}
 
 
 def strict_int(value: Any, what: str, minimum: int) -> int:
@@ -240,6 +244,9 @@ def build_config(doc: dict, overrides: list[str] = (), where: str = "config") ->
     precision = str(doc.get("precision", "fp32"))
     if precision not in PRECISIONS:
         raise UserError(f"{where}: precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    uncounted = str(doc.get("uncounted_ops", "error"))
+    if uncounted not in ("error", "nan"):
+        raise UserError(f"{where}: uncounted_ops must be 'error' or 'nan', got {uncounted!r}")
     return RunConfig(
         models=tuple(_model_spec(m, where) for m in models),
         datasets=tuple(_dataset_spec(d, where) for d in datasets),
@@ -252,4 +259,5 @@ def build_config(doc: dict, overrides: list[str] = (), where: str = "config") ->
         device=check_device(doc.get("device", "cpu"), where),
         batch_size=batch_size,
         precision=precision,
+        uncounted_ops=uncounted,
     )

@@ -208,13 +208,13 @@ def _worker_model(spec: ModelSpec, cfg: RunConfig) -> Any:
     return sep
 
 
-def _worker_pricer(spec: ModelSpec, sep: Any, sample_rate: int, op: float | None) -> Any:
+def _worker_pricer(spec: ModelSpec, sep: Any, sample_rate: int, op: float | None, uncounted_ops: str = "error") -> Any:
     """The MAC pricer of (model, rate, operating point), built once per worker as the local
     engine builds it once per entry."""
-    key = ((spec, threading.get_ident()), sample_rate, op)
+    key = ((spec, threading.get_ident()), sample_rate, op, uncounted_ops)
     pricer = _PRICERS.get(key)
     if pricer is None:
-        pricer = _PRICERS[key] = make_pricer(sep, sample_rate)
+        pricer = _PRICERS[key] = make_pricer(sep, sample_rate, uncounted_ops)
     return pricer
 
 
@@ -268,7 +268,8 @@ def _unit_evaluator(unit: WorkUnit) -> Any:
     sep.prepare(unit.sample_rate)
     sep.set_operating_point(key.operating_point)
     return UtteranceEvaluator(sep, key, unit.sample_rate, unit.cfg.metrics, unit.cfg.pesq_mode,
-                              pricer=_worker_pricer(unit.spec, sep, unit.sample_rate, key.operating_point))
+                              pricer=_worker_pricer(unit.spec, sep, unit.sample_rate, key.operating_point,
+                                                    unit.cfg.uncounted_ops))
 
 
 def _separate_unit(evaluator: Any, unit: WorkUnit, inputs: InputsResult | None) -> list[Any]:

@@ -65,5 +65,15 @@ def engine_options(doc: dict, args: argparse.Namespace | None = None) -> EngineO
 
 def run_experiment_with(cfg: RunConfig, out: str | Path, options: EngineOptions, *, progress: bool = True,
                         **kwargs: Any) -> dict:
-    """Evaluate ``cfg`` into ``out`` on the engine ``options`` names; returns the summary."""
-    return ENGINES.get(options.name)(cfg, out, options, progress=progress, **kwargs)
+    """Evaluate ``cfg`` into ``out`` on the engine ``options`` names; returns the summary.
+
+    A run that stops before its first committed row (a model refused, a count that fails, an
+    interrupt) leaves no run folder behind (:func:`dsnbench.run.folder.remove_if_unused`)."""
+    from .folder import remove_if_unused
+    out = Path(out)
+    existed, had_run_json = out.exists(), (out / "run.json").exists()
+    try:
+        return ENGINES.get(options.name)(cfg, out, options, progress=progress, **kwargs)
+    except BaseException:
+        remove_if_unused(out, existed=existed, had_run_json=had_run_json)
+        raise

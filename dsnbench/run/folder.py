@@ -7,6 +7,7 @@ import datetime as _dt
 import fcntl
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,25 @@ def check_inputs(path: Path, held: dict[str, dict[str, Any]], now: dict[str, dic
                 raise UserError(f"{path}: {noun} {name!r} has changed since this run began ({thing}: "
                                 f"fingerprint {before[name]} then, {after[name]} now); resuming would mix "
                                 f"rows of both: choose another --out")
+
+
+def remove_if_unused(path: Path, *, existed: bool, had_run_json: bool) -> bool:
+    """Undo the claim of a run that stopped before its first committed row: what the claim
+    created (``run.json``, ``parts/``, the folder itself when it did not exist) is removed, so
+    the folder can be reused with a corrected configuration. A folder that holds rows, or that
+    held a run before, is left as it is. Returns whether anything was removed."""
+    path = Path(path)
+    if had_run_json or not (path / "run.json").is_file():
+        return False
+    parts = path / "parts"
+    if any(parts.glob("utt-*.parquet")) or (path / "utterances.parquet").exists():
+        return False
+    shutil.rmtree(parts, ignore_errors=True)
+    (path / "run.json").unlink(missing_ok=True)
+    (path / LOCK_FILE).unlink(missing_ok=True)
+    if not existed:
+        try:
+            path.rmdir()
+        except OSError:  # something else was put there meanwhile: leave it
+            pass
+    return True

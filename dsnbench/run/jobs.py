@@ -37,8 +37,46 @@ def worker_preload() -> list[str]:
     return list(dict.fromkeys(modules))
 
 
-def init_worker() -> None:
-    """Once per worker process: one thread for torch (if loaded) and BLAS; quiet fvcore."""
+def exit_with(driver_pid: int) -> None:
+    """End this process as soon as ``driver_pid`` is gone (killed, even by SIGKILL).
+
+    A metric worker is a child of the forkserver, not of the driver, and it holds the
+    forkserver's and the resource tracker's pipes open, so without this a killed driver leaves
+    all of them running. A daemon thread waits on a pidfd of the driver (Linux >= 5.3; else it
+    checks every second whether the driver still exists) and ``os._exit`` s the worker; the
+    forkserver and the resource tracker then see their pipes close and exit too.
+    """
+    import threading
+
+    def watch() -> None:
+        import select
+        import time
+        try:
+            fd = os.pidfd_open(driver_pid)
+        except (AttributeError, OSError):
+            fd = None
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            while True:
+                try:
+                    os.kill(driver_pid, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:
+                    pass
+                time.sleep(1.0)
+        os._exit(1)
+
+    if driver_pid and driver_pid != os.getpid():
+        threading.Thread(target=watch, daemon=True, name="dsnbench-driver-watch").start()
+
+
+def init_worker(driver_pid: int | None = None) -> None:
+    """Once per worker process: one thread for torch (if loaded) and BLAS; quiet fvcore; exit
+    with the driver (``driver_pid``: :func:`exit_with`)."""
+    if driver_pid:
+        exit_with(driver_pid)
     for k, v in WORKER_THREAD_ENV.items():
         os.environ.setdefault(k, v)
     if "torch" in sys.modules:  # metric workers never need to import it themselves

@@ -73,7 +73,8 @@ def _run_entry(run: PreparedRun, key: EntryKey, todo: list, executor: Any, bar: 
     manifest = run.plan.manifests[key.dataset]
     run.plan.check_entry(key)
     sep = run.plan.separator(key)
-    evaluator = UtteranceEvaluator(sep, key, manifest.sample_rate, cfg.metrics, cfg.pesq_mode)
+    evaluator = UtteranceEvaluator(sep, key, manifest.sample_rate, cfg.metrics, cfg.pesq_mode,
+                                   uncounted_ops=cfg.uncounted_ops)
     batch_size = cfg.batch_size
     if batch_size > 1 and not getattr(sep, "batchable", False):
         note_once(f"dsnbench run: model {key.model!r} cannot take a batch; it runs one mixture at a time")

@@ -65,6 +65,23 @@ def model_operating_points(spec: ModelSpec, separator: Any | None) -> tuple[floa
     return tuple(separator.operating_points())
 
 
+def with_operating_points(cfg: RunConfig, operating_points: list[float]) -> RunConfig:
+    """``cfg`` with ``operating_points`` given to each model that has operating points of its
+    own (a DSN's gate betas) and whose entry names none; the others are left as they are. None
+    of them taking them is a UserError (``--operating-point`` would apply to nothing)."""
+    import dataclasses
+    specs, took = [], False
+    for spec in cfg.models:
+        if spec.operating_points is None and list(load_model(spec).operating_points()) != [None]:
+            spec = dataclasses.replace(spec, operating_points=tuple(float(o) for o in operating_points))
+            took = True
+        specs.append(spec)
+    if not took:
+        raise UserError("--operating-point: no model here has operating points of its own to take them "
+                        f"({', '.join(s.result_name for s in cfg.models) or 'no models'})")
+    return dataclasses.replace(cfg, models=tuple(specs))
+
+
 @dataclass
 class Plan:
     """The models, the datasets and the entries of a run, in run order."""
@@ -96,7 +113,10 @@ class Plan:
             sep.prepare(self.manifests[key.dataset].sample_rate)
             sep.set_operating_point(key.operating_point)
         except ValueError as exc:
-            raise UserError(f"model {key.model!r} on dataset {key.dataset!r}: {exc}") from None
+            hint = ""
+            if key.operating_point is not None and list(self.separator(key).operating_points()) == [None]:
+                hint = " (an --operating-point belongs to the --model it follows)"
+            raise UserError(f"model {key.model!r} on dataset {key.dataset!r}: {exc}{hint}") from None
 
 
 @dataclass
@@ -154,24 +174,40 @@ def input_fingerprints(models: dict[str, tuple[ModelSpec, Any]], manifests: dict
             "models": {name: sep.weights_fingerprint() for name, (_, sep) in models.items() if sep is not None}}
 
 
-def prepare_run(cfg: RunConfig, out: str | Path) -> PreparedRun:
-    """Everything checked before work starts, for every engine: models loaded (names checked),
-    datasets read and validated, every entry with work left set up once on its model, the run
-    folder claimed for this config, and the utterances already committed there."""
+def check_metric_settings(cfg: RunConfig, manifests: dict[str, Any]) -> None:
+    """The run's metric settings (``--metrics``, ``--pesq-mode``) valid at every dataset's sample
+    rate; else a one-line UserError naming the dataset (e.g. wide-band PESQ on 8 kHz data)."""
+    from ..metrics.suite import make_suite
+    for name, manifest in manifests.items():
+        try:
+            make_suite(cfg.metrics, manifest.sample_rate, cfg.pesq_mode)
+        except (ValueError, KeyError) as exc:
+            raise UserError(f"dataset {name!r} ({manifest.sample_rate} Hz): {exc}") from None
+
+
+def checked_plan(cfg: RunConfig) -> Plan:
+    """Models loaded (names checked), datasets read and validated, the metric settings checked
+    at every sample rate and every entry set up once on its model: all that a run refuses is
+    refused here, and ``--dry-run`` and a run call it alike."""
     models = load_models(cfg)
-    for _, sep in models.values():
-        place_for_inference(sep, cfg)
     manifests = load_datasets(cfg)
-    folder = RunFolder(Path(out), cfg, input_fingerprints(models, manifests))
-    run = PreparedRun(cfg, Path(out), Plan.of(models, manifests), folder)
-    try:
-        for key in run.plan.keys:
-            if run.todo(key):
-                run.plan.check_entry(key)
-    except BaseException:
-        folder.release()
-        raise
-    return run
+    check_metric_settings(cfg, manifests)
+    plan = Plan.of(models, manifests)
+    for key in plan.keys:
+        plan.check_entry(key)
+    return plan
+
+
+def prepare_run(cfg: RunConfig, out: str | Path) -> PreparedRun:
+    """Everything checked before work starts, for every engine (:func:`checked_plan`), the
+    models placed on the run's device, then the run folder claimed for this config (its lock
+    taken, its inputs' fingerprints recorded or checked), with the utterances already committed
+    there. A run refused here leaves no folder behind."""
+    plan = checked_plan(cfg)
+    for _, sep in plan.models.values():
+        place_for_inference(sep, cfg)
+    folder = RunFolder(Path(out), cfg, input_fingerprints(plan.models, plan.manifests))
+    return PreparedRun(cfg, Path(out), plan, folder)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,12 +228,13 @@ class PlannedEntry:
 def plan_entries(cfg: RunConfig, out: str | Path | None = None) -> list[PlannedEntry]:
     """Expand a RunConfig into its entries with utterance counts, without evaluating anything.
 
-    Reads every dataset's manifest (validating the layouts) and loads only the models whose
-    operating points are not given in the experiment (to ask them). With ``out``, counts the
-    utterances already committed there (read-only; nothing is written).
+    Checks what a run would check before its first row (:func:`checked_plan`: models loaded,
+    layouts validated, metric settings, every entry set up on its model), so a dry run that
+    passes is a run that starts. With ``out``, counts the utterances already committed there
+    (read-only; nothing is written).
     """
-    manifests = load_datasets(cfg)
-    plan = Plan.of(load_models(cfg, all_models=False), manifests)
+    plan = checked_plan(cfg)
+    manifests = plan.manifests
     done = committed_keys(out) if out is not None else set()
     return [PlannedEntry(*key, len(manifests[key.dataset]), len(manifests[key.dataset]) - len(plan.todo(key, done)))
             for key in plan.keys]

@@ -108,4 +108,4 @@ def make_executor(workers: int) -> InlineExecutor | WarmingPool:
     else:
         ctx = mp.get_context("spawn")
     return WarmingPool(lambda: ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                                   initializer=init_worker))
+                                                   initializer=init_worker, initargs=(os.getpid(),)))

@@ -95,6 +95,9 @@ def entry_summary(key: EntryKey, utt: pd.DataFrame, seg: pd.DataFrame, metric_co
     n_sep_failed = int(errors.str.contains(r"(?:^|; )(?:separate|data): ", regex=True).sum())
     if n_sep_failed:
         failed["separation"] = n_sep_failed
+    n_macs_unknown = int(errors.str.contains(r"(?:^|; )macs: ", regex=True).sum())
+    if n_macs_unknown:
+        failed["macs"] = n_macs_unknown
     metrics = {}
     for c in metric_cols:
         vals = utt[c].to_numpy(dtype=np.float64) if c in utt else np.full(len(utt), np.nan)
@@ -224,3 +227,27 @@ def finalize(out: Path, store: PartStore, summary: dict) -> None:
     """Merge the committed chunks into the final tables and write summary.json last."""
     utt, seg = store.read()
     write_tables(Path(out), utt, seg, json_safe(summary))
+
+
+def entries_with_no_result(summary: Mapping, out: str | Path) -> str | None:
+    """One line naming the entries of which no utterance could be separated, with the first
+    error of the first such entry (from ``out/utterances.parquet``); None when every entry has a
+    result. A run that ends so evaluated nothing there: the command exits non-zero with it."""
+    empty = [e for e in summary.get("entries", [])
+             if e["n_utterances"]["total"] and not e["n_utterances"]["evaluated"]]
+    if not empty:
+        return None
+    first = empty[0]
+    reason = ""
+    try:
+        from ..results import read_parquet
+        utt = read_parquet(Path(out) / "utterances.parquet", columns=["model", "dataset", "operating_point", "error"])
+        rows = utt[(utt["model"] == first["model"]) & (utt["dataset"] == first["dataset"]) & (utt["error"] != "")]
+        if len(rows):
+            reason = f"; first error: {rows['error'].iloc[0]}"
+    except Exception:  # the line still says what failed without the reason
+        pass
+    names = ", ".join(f"{e['model']} on {e['dataset']}" for e in empty[:3]) + (" ..." if len(empty) > 3 else "")
+    total = len(summary["entries"])
+    return (f"{len(empty)} of {total} entr{'y' if total == 1 else 'ies'} separated no utterance "
+            f"({names}){reason}")

@@ -47,13 +47,51 @@ def build_mac_table_on_cpu(separator: Any) -> Any:
         separator.to_device(device, precision)
 
 
-def make_pricer(separator: Any, sample_rate: int) -> Pricer:
+_WARNED_UNCOUNTED: set[str] = set()
+
+
+def make_pricer(separator: Any, sample_rate: int, uncounted_ops: str = "error") -> Pricer:
     """A function (trace, n_samples) -> (MACs per segment [n_seg], total MACs).
 
     ``complexity()`` None means the count is not defined (oracles that use the references):
     NaN. ``{"macs_per_second": r}`` is an exact closed form (e.g. 0 for the mixture oracle).
-    Anything else goes to the fvcore MAC table, built once here per model.
+    Anything else goes to the fvcore MAC table, built once here per model. A forward that uses
+    an op with no MAC rule is a UserError naming the ops, or with ``uncounted_ops="nan"`` a
+    pricer of NaN MACs whose ``unknown_reason`` the rows carry (one warning per model).
     """
+    from ..complexity import UnsupportedOpError
+    name = getattr(separator, "name", type(separator).__name__)
+
+    def refuse_or_mark(exc: Exception) -> None:
+        if uncounted_ops != "nan":
+            from ..errors import UserError
+            raise UserError(f"model {name!r}: its MACs cannot be counted ({exc}); run with --uncounted-ops nan "
+                            "to evaluate it with MACs unknown (NaN)") from None
+        priced.unknown_reason = f"unknown: {exc}"  # type: ignore[attr-defined]
+        if name not in _WARNED_UNCOUNTED:
+            _WARNED_UNCOUNTED.add(name)
+            import sys
+            print(f"warning: model {name!r}: MACs unknown (NaN, counted per utterance): {exc}", file=sys.stderr)
+
+    inner: Pricer | None = None
+
+    def priced(trace: SegmentTrace, n: int) -> tuple[np.ndarray, float]:
+        # a table may trace lazily (an adapter's, per input length): an op met there counts too
+        if inner is not None and getattr(priced, "unknown_reason", None) is None:
+            try:
+                return inner(trace, n)
+            except UnsupportedOpError as exc:
+                refuse_or_mark(exc)
+        return np.full(trace.n_segments, np.nan), math.nan
+    priced.unknown_reason = None  # type: ignore[attr-defined]
+    try:
+        inner = _make_pricer(separator, sample_rate)
+    except UnsupportedOpError as exc:
+        refuse_or_mark(exc)
+    return priced
+
+
+def _make_pricer(separator: Any, sample_rate: int) -> Pricer:
     c = separator.complexity()
     if c is None:
         return lambda trace, n: (np.full(trace.n_segments, np.nan), math.nan)
@@ -70,6 +108,20 @@ def make_pricer(separator: Any, sample_rate: int) -> Pricer:
         priced = table.price(trace, n)
         return np.asarray(priced.macs_per_segment, dtype=np.float64), float(priced.total_macs)
     return by_table
+
+
+def check_estimate_shape(got: tuple, want: tuple) -> None:
+    """Estimates ``[n_out, T]`` fit targets ``[n_src, T]`` when ``n_out == n_src``, or when the task
+    has one target (enhancement: WHAM! enh_single/enh_both) and the model several outputs: the
+    output closest to the target by SI-SNR is scored and its index is the row's permutation.
+    Anything else is a ValueError that says which setting to change."""
+    if len(got) == 2 and len(want) == 2 and got[1] == want[1]:
+        if got[0] == want[0] or (want[0] == 1 and got[0] > 1):
+            return
+        if got[0] < want[0]:
+            raise ValueError(f"estimates have shape {got}, expected {want}: the model gives {got[0]} output(s) "
+                             f"for a task with {want[0]} sources (a model built for this task needs n_src={want[0]})")
+    raise ValueError(f"estimates have shape {got}, expected {want}")
 
 
 def length_batches(utterances: Sequence[Any], batch_size: int) -> list[list[Any]]:
@@ -165,13 +217,13 @@ class UtteranceEvaluator:
     """
 
     def __init__(self, separator: Any, key: EntryKey, sample_rate: int, metrics: tuple[str, ...] | None,
-                 pesq_mode: str | None, pricer: Pricer | None = None) -> None:
+                 pesq_mode: str | None, pricer: Pricer | None = None, uncounted_ops: str = "error") -> None:
         self.separator = separator
         self.key = key
         self.sample_rate = int(sample_rate)
         self.metrics = metrics
         self.pesq_mode = pesq_mode
-        self.pricer = pricer if pricer is not None else make_pricer(separator, self.sample_rate)
+        self.pricer = pricer if pricer is not None else make_pricer(separator, self.sample_rate, uncounted_ops)
 
     def separate(self, utt: Any, inputs: InputsLookup | None = None) -> Separated:
         """Read one utterance, run the separator, price its trace; the metric job is ready.
@@ -249,8 +301,7 @@ class UtteranceEvaluator:
             if not est.is_floating_point():
                 raise TypeError(f"estimates are {est.dtype}, expected floating point samples")
             est = est.detach().cpu().numpy().astype(np.float64)
-            if est.shape != sources.shape:
-                raise ValueError(f"estimates have shape {tuple(est.shape)}, expected {tuple(sources.shape)}")
+            check_estimate_shape(tuple(est.shape), tuple(sources.shape))
             if not np.all(np.isfinite(est)):
                 bad = int((~np.isfinite(est)).sum())
                 err = f"separate: {bad} non-finite sample(s) in the estimates"
@@ -262,6 +313,9 @@ class UtteranceEvaluator:
             seg_macs, total_macs = self.pricer(grid, n)
         else:  # nothing was computed to completion: the count is undefined, not 0
             seg_macs, total_macs = np.full(grid.n_segments, np.nan), math.nan
+        unknown = getattr(self.pricer, "unknown_reason", None)
+        if unknown and estimates is not None:
+            err = join_errors(err, f"macs: {unknown}")
         row.update(macs=total_macs, gmacs_per_s=total_macs / 1e9 / utt.duration_s,
                    mean_width=float(np.mean(grid.width_of_segments())) if trace is not None else math.nan,
                    error=err)

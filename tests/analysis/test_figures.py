@@ -219,3 +219,37 @@ def test_labels_of_the_default_pareto_figures_overlap_no_label_and_no_marker():
         box = next(t.get_text() for t in ax.texts if "Off scale" in t.get_text())
         assert "oracle-irm" in box and "oracle-mixture" in box
         plt.close(fig)
+
+
+def _entry_row(family, curve, label, gmacs, value, op=None, width=None):
+    return {"family": family, "curve": curve, "label": label, "gmacs": gmacs, "gmacs_lo": gmacs, "gmacs_hi": gmacs,
+            "si_snri": value, "si_snri_lo": value - 0.1, "si_snri_hi": value + 0.1, "dataset": "d",
+            "operating_point": op, "width": width, "run_path": "run", "name": label.split(" ")[0],
+            "model": label.split(" ")[0]}
+
+
+def test_pareto_anchors_do_not_set_the_axes_and_dominance_crosses_families():
+    import math
+
+    import pandas as pd
+
+    from dsnbench.analysis.plots import plot_pareto
+    rows = [_entry_row("static", "static", "static-0.5", 1.0, 5.0, width=0.5),
+            _entry_row("static", "static", "static-1.0", 2.0, 6.0, width=1.0),
+            _entry_row("dsn", "dsn-l1", "dsn-l1 β=0", 1.5, 4.0, op=0.0),    # beaten by static-0.5
+            _entry_row("dsn", "dsn-l1", "dsn-l1 β=1", 0.8, 4.5, op=1.0),
+            _entry_row("oracle", "oracle", "oracle-irm", math.nan, 13.8),
+            _entry_row("oracle", "oracle", "oracle-mixture", 0.0, 0.0)]
+    fig = plot_pareto(pd.DataFrame(rows), "d")
+    ax = fig.axes[0]
+    lo, hi = ax.get_ylim()
+    assert hi < 13.8 and lo > 0.0              # the models fill the plot, not the anchors
+    assert ax.get_xlim()[0] > 0.3              # oracle-mixture's 0 GMAC/s does not pull x to 0
+    texts = [t.get_text() for t in ax.texts]
+    box = next(t for t in texts if t.startswith("Off scale"))   # anchors named, not drawn as limits
+    assert "↑ oracle-irm: 13.80" in box and "↓ oracle-mixture: 0.00" in box
+    hollow = {(round(x, 3), round(y, 3)) for line in ax.lines if line.get_markerfacecolor() == "white"
+              for x, y in zip(line.get_xdata(), line.get_ydata())}
+    assert hollow == {(1.5, 4.0)}              # dominated by a static point: drawn hollow
+    import matplotlib.pyplot as plt
+    plt.close(fig)

@@ -207,3 +207,17 @@ def test_paired_area_table_and_hypervolumes(demo, demo_entries):
     fc, fq = pareto.front(static["gmacs"].to_numpy(float), static["si_snri"].to_numpy(float))
     by_hand = sum((np.append(fc[1:], ref[0]) - fc) * fq)
     assert hv.loc["static", "hypervolume"] == pytest.approx(by_hand)
+
+
+def test_gap_table_leaves_out_oracles_and_curves_that_do_not_meet_the_reference():
+    import pandas as pd
+
+    from dsnbench.analysis.pareto import gap_table
+    rows = [("static", "static", 1.0, 5.0), ("static", "static", 2.0, 6.0),
+            ("dsn", "dsn-l1", 1.2, 5.6), ("dsn", "dsn-l1", 1.8, 6.1),
+            ("slim", "slim", 3.0, 6.5), ("slim", "slim", 4.0, 7.0),          # beyond the statics' range
+            ("oracle", "oracle", 0.0, 0.0)]
+    entries = pd.DataFrame([{"dataset": "d", "family": f, "curve": c, "gmacs": g, "si_snri": q} for f, c, g, q in rows])
+    table = gap_table(entries)
+    assert list(table["curve"]) == ["dsn-l1"]
+    assert (table["lo"] <= table["hi"]).all() and table["mean_gap"].notna().all()

@@ -15,7 +15,10 @@ def test_table_cli_prints_point_gaps(demo_run, capsys):
     assert re.search(r"\| [+-]\d+\.\d\d(?: \(n\.s\.\))? \| \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\] \|", block)
     assert "| 95 % CI | p (Wilcoxon) | p (t) | n |" in block
     assert "area between each curve and the static curve" in out and "hypervolume against the reference point" in out
-    assert main(["table", str(demo_run), "--gaps", "--format", "latex"]) == 2
+    assert main(["table", str(demo_run), "--gaps", "--format", "latex", "--dataset", "demo-2mix-ov100"]) == 0
+    tex = capsys.readouterr().out
+    assert tex.count(r"\begin{tabular}") == 2 and "against the static curve" in tex
+    assert re.search(r"& [+-]\d+\.\d\d \\\\", tex)  # a gap cell ends a row
     assert main(["table", str(demo_run), "--gaps", "--reference", "slim", "--dataset", "demo-2mix-ov100"]) == 0
     out = capsys.readouterr().out
     assert "against the slim curve" in out and "| static w=" in out

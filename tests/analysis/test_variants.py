@@ -22,3 +22,14 @@ def test_variant_table_holds_the_other_factor(demo, demo_entries):
     lines = variants.default_lines(ov)
     assert set(lines["family"]) == {"static", "dsn"}
     assert set(lines.loc[lines["family"] == "dsn", "operating_point"]) == {0.0}
+
+
+def test_the_unmodified_set_beside_its_variants_is_the_100_percent_point():
+    from types import SimpleNamespace
+
+    from dsnbench.analysis.variants import factors_frame, left_out
+    run = SimpleNamespace(path="runs/ov", summary={"run_id": "r", "datasets": {
+        "wsj0-2mix": {}, "wsj0-2mix-ov50": {}, "wsj0-2mix-ov25": {}, "other-set": {}}})
+    f = factors_frame([run]).set_index("dataset")
+    assert f.loc["wsj0-2mix", "overlap"] == 1.0 and f.loc["wsj0-2mix-ov50", "overlap"] == 0.5
+    assert left_out(f.reset_index()) == ["other-set"]

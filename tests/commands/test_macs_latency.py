@@ -85,3 +85,11 @@ def test_dsn_macs_per_width_and_latency_per_setting(dsn_file, capsys):
     assert [r["setting"] for r in rows] == ["width 0.25", "width 0.5", "width 0.75", "width 1",
                                             "dsn beta=0", "dsn beta=2"]
     assert all(r["gmacs_per_s"] > 0 and r["median_s"] > 0 for r in rows)
+
+
+def test_macs_refuses_a_sample_rate_the_run_refuses(capsys):
+    from dsnbench.cli import main
+    assert main(["macs", "static-0.5", "--sample-rate", "16000"]) == 2
+    err = capsys.readouterr().err
+    assert "runs at 8000 Hz, the data is at 16000 Hz" in err and "does not resample" in err
+    assert "wav8k" in err and len(err.strip().splitlines()) == 1

@@ -55,10 +55,12 @@ def test_stats_operating_points(tmp_path: Path, capsys) -> None:
     assert json.loads(capsys.readouterr().out)["mean_diff"] == pytest.approx(2.0)
 
 
-def _write_run(path: Path, rows: list[dict]) -> Path:
+def _write_run(path: Path, rows: list[dict], manifest_hash: str | None = None) -> Path:
     from dsnbench.results import SEGMENT_COLUMNS, frame, write_tables
     from dsnbench.run.folder import table_columns
     summary = {"schema_version": 1, "run_id": path.name, "entries": []}
+    if manifest_hash:
+        summary["datasets"] = {"mini": {"manifest_hash": manifest_hash, "n_utterances": len(rows)}}
     write_tables(path, frame(rows, table_columns()), frame([], SEGMENT_COLUMNS), summary)
     return path
 
@@ -66,3 +68,18 @@ def _write_run(path: Path, rows: list[dict]) -> Path:
 def _rows(model: str, values: np.ndarray, ids: list[str], op: float | None = None) -> list[dict]:
     return [{"model": model, "dataset": "mini", "operating_point": op, "utt_id": u, "si_snri": float(v),
              "sdri": float(v) - 1.0, "error": ""} for u, v in zip(ids, values)]
+
+
+def test_stats_refuses_runs_on_different_audio_under_the_same_ids(tmp_path: Path, capsys) -> None:
+    """An overlap variant keeps the utterance ids: equal ids, other mixtures (manifest hashes differ)."""
+    from dsnbench.cli import main
+    ids = [f"u{i}" for i in range(10)]
+    original = _write_run(tmp_path / "orig", _rows("dsn", np.arange(10.0), ids), manifest_hash="a" * 16)
+    variant = _write_run(tmp_path / "ov50", _rows("dsn", np.arange(10.0) + 1, ids), manifest_hash="b" * 16)
+    same = _write_run(tmp_path / "again", _rows("static", np.arange(10.0) + 2, ids), manifest_hash="a" * 16)
+    assert main(["stats", str(original), str(variant)]) == 3
+    err = capsys.readouterr().err
+    assert "different audio" in err and "--allow-different-audio" in err and err.count("\n") == 1
+    assert main(["stats", str(original), str(variant), "--allow-different-audio", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["mean_diff"] == pytest.approx(1.0)
+    assert main(["stats", str(original), str(same)]) == 0

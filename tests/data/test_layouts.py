@@ -270,3 +270,12 @@ def test_a_symlink_out_of_the_root_is_read_and_reported(tmp_path):
     m = wsj0_2mix(root)
     assert len(m) == 3
     assert any("symbolic link" in w and "outside the dataset root" in w for w in m.warnings)
+
+
+@pytest.mark.parametrize("given", ["Libri2Mix", "Libri2Mix/wav8k", "Libri2Mix/wav8k/min", ".."])
+def test_libri2mix_on_a_wrong_root_names_the_right_one(tmp_path, given):
+    from dsnbench.data import load_dataset
+    from dsnbench.testing import write_libri2mix
+    root = write_libri2mix(tmp_path / "data", n=2, seconds=0.5)
+    with pytest.raises(UserError, match=f"here {root}$"):
+        load_dataset("libri2mix", root=str((root / given).resolve()))

@@ -182,3 +182,22 @@ def test_suite_segment_grid(speech) -> None:
     want = segmental_si_snr(refs, ests[[1, 0]], 2000, 1000, 11)
     assert res.segments[1] == want[1]
     np.testing.assert_allclose(res.segments[0], want[0])
+
+
+def test_one_target_and_two_outputs_scores_the_closest_output():
+    """An enhancement task: the separator's output with the best SI-SNR is scored, and named."""
+    from dsnbench.metrics.functional import best_permutation
+    rng = np.random.default_rng(3)
+    target = rng.standard_normal(4000)
+    other = rng.standard_normal(4000)
+    mixture = target + other
+    outputs = np.stack([other + 0.1 * target, target + 0.05 * other])
+    got = MetricSuite(["si_snr", "sdr"]).evaluate(outputs, target[None], mixture)
+    alone = MetricSuite(["si_snr", "sdr"]).evaluate(outputs[1:], target[None], mixture)
+    assert got.permutation == (1,)
+    assert got.values == alone.values
+    assert best_permutation(np.array([[1.0, 3.0, 2.0], [0.0, 5.0, 1.0]])) == (2, 1)
+    mixture_twice = MetricSuite(["si_snr"]).evaluate(np.stack([mixture, mixture]), target[None], mixture)
+    assert mixture_twice.values["si_snri"] == 0.0
+    bad = MetricSuite(["si_snr"]).evaluate(outputs, np.stack([target, other, target]), mixture)
+    assert np.isnan(bad.values["si_snr"]) and "do not match" in bad.errors["si_snr"]

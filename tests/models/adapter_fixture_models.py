@@ -25,3 +25,27 @@ class TinyMaskNet(nn.Module):
 
     def length_features(self, n_samples: int) -> dict[str, int]:
         return {"frames": (n_samples - 16) // 8 + 1}
+
+
+class StftMaskNet(nn.Module):
+    """STFT -> one sigmoid mask per source from a 1x1 conv over frequency -> iSTFT.
+    Shape: ``[B, T]`` -> ``[B, n_src, T]``. With ``uncounted=True`` it also takes an rFFT of the
+    input (an op that has no MAC rule) into its masks."""
+
+    def __init__(self, n_fft: int = 128, hop: int = 32, n_src: int = 2, uncounted: bool = False) -> None:
+        super().__init__()
+        self.n_fft, self.hop, self.n_src, self.uncounted = n_fft, hop, n_src, uncounted
+        self.register_buffer("window", torch.hann_window(n_fft))
+        bins = n_fft // 2 + 1
+        self.mask = nn.Conv1d(bins, n_src * bins, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t = x.shape
+        spec = torch.stft(x, self.n_fft, self.hop, window=self.window, return_complex=True)
+        mag = spec.abs()
+        if self.uncounted:
+            mag = mag + 0.0 * torch.fft.rfft(x).abs().mean(-1)[:, None, None]
+        masks = torch.sigmoid(self.mask(mag)).view(b, self.n_src, -1, spec.shape[-1])
+        out = torch.istft((masks * spec.unsqueeze(1)).reshape(b * self.n_src, -1, spec.shape[-1]), self.n_fft,
+                          self.hop, window=self.window, length=t)
+        return out.view(b, self.n_src, t)

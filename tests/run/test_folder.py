@@ -203,3 +203,28 @@ def test_resume_refuses_a_checkpoint_replaced_at_the_same_path(tmp_path, wsj0_ro
     shutil.copyfile(BUNDLED_DIR / "static-0.5.safetensors", ckpt)
     with pytest.raises(UserError, match=r"model '.*model.safetensors' has changed since this run began \(its weights"):
         run_experiment(build_config({**doc, "limit": 1}), out, progress=False)
+
+
+def test_a_run_that_fails_before_its_first_row_leaves_no_folder(wsj0_root, tmp_path, monkeypatch):
+    """Something refused after the folder was claimed (here: the MAC count of the first entry)."""
+    import pytest
+    from dsnbench.run import unit
+    from dsnbench.run.config import build_config
+    from dsnbench.run.engines import EngineOptions, run_experiment_with
+
+    def refuse(separator, sample_rate, *_):
+        raise RuntimeError("cannot count")
+
+    monkeypatch.setattr(unit, "make_pricer", refuse)
+    cfg = build_config({"models": ["oracle-mixture"], "datasets": [{"name": "wsj0-2mix", "root": str(wsj0_root)}],
+                        "metrics": ["si_snr"], "workers": 1})
+    out = tmp_path / "new"
+    with pytest.raises(RuntimeError, match="cannot count"):
+        run_experiment_with(cfg, out, EngineOptions(), progress=False)
+    assert not out.exists()
+    given = tmp_path / "given"
+    given.mkdir()
+    (given / "notes.txt").write_text("mine")
+    with pytest.raises(RuntimeError):
+        run_experiment_with(cfg, given, EngineOptions(), progress=False)
+    assert sorted(p.name for p in given.iterdir()) == ["notes.txt"]

@@ -116,9 +116,10 @@ def test_bundled_sweep_files_expand(tmp_path, monkeypatch):
     # the paper grid, with stand-in checkpoint files where its globs look
     grid = load_document(REPO / "experiments" / "sweeps" / "paper-grid.yaml")
     engine_options(grid)
-    (tmp_path / "checkpoints").mkdir()
+    where = tmp_path / "dsnbench" / "assets" / "checkpoints"   # the folder the file's globs name
+    where.mkdir(parents=True)
     for stem in ("dsn-l0.01", "dsn-l0.1", "static-0.25", "static-1.0", "supernet"):
-        (tmp_path / "checkpoints" / f"{stem}.safetensors").write_bytes(b"")
+        (where / f"{stem}.safetensors").write_bytes(b"")
     monkeypatch.chdir(tmp_path)
     cfg = build_config(grid)
     assert [m.result_name for m in cfg.models] == [
