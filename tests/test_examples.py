@@ -121,6 +121,8 @@ def sandbox(tmp_path_factory) -> Path:
     write_wsj0_2mix(data / "wsj0-mix" / "2speakers", n=2, seconds=0.5)
     for ov in (100, 50, 25):
         write_wsj0_2mix(data / "wsj0-mix" / "variants" / f"overlap{ov}", n=2, seconds=0.5, seed=ov)
+        # where experiments/overlap-variants.yaml reads the variants `dsnbench data variant` built
+        write_wsj0_2mix(box / "runs" / "variants" / f"ov{ov}", n=2, seconds=0.5, seed=ov)
     write_wham(data / "wham", n=2, seconds=0.5)
     write_wham(data / "wham_mix", n=2, seconds=0.5)
     write_libri2mix(data / "librimix", n=2, seconds=0.5)

@@ -55,6 +55,8 @@ class RunFolder:
             raise UserError(f"{self.path}: cannot create the run folder ({exc.strerror})") from None
         if not os.access(self.path, os.W_OK):
             raise UserError(f"{self.path}: run folder is not writable")
+        if not meta_file.exists():
+            refuse_foreign(self.path)   # before the lock file: a folder not ours gets nothing written
         self._lock_fd = take_lock(self.path / LOCK_FILE)
         try:
             self._claim(meta_file, inputs or {})
@@ -80,12 +82,7 @@ class RunFolder:
             check_inputs(self.path, held.get("inputs") or {}, inputs)
             self.created = held.get("created", "")
             return
-        foreign = sorted(p.name for p in self.path.iterdir() if p.name != LOCK_FILE)
-        if foreign:
-            more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
-            raise UserError(f"{self.path}: holds {', '.join(foreign[:3])}{more} but no {RUN_FILE}, so it is not "
-                            f"a run of dsnbench's to write into; a run writes only into an empty or new "
-                            f"folder: choose another --out")
+        refuse_foreign(self.path)
         self.created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         try:
             atomic_write_json({"config_hash": self.cfg.hash(), "created": self.created,
@@ -98,6 +95,17 @@ class RunFolder:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+def refuse_foreign(path: Path) -> None:
+    """A folder without ``run.json`` that holds anything (but a lock file) is not a run's to
+    write into: a one-line UserError naming what it holds."""
+    foreign = sorted(p.name for p in path.iterdir() if p.name != LOCK_FILE)
+    if foreign:
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        raise UserError(f"{path}: holds {', '.join(foreign[:3])}{more} but no {RUN_FILE}, so it is not "
+                        f"a run of dsnbench's to write into; a run writes only into an empty or new "
+                        f"folder: choose another --out")
 
 
 def take_lock(lock_file: Path) -> int:

@@ -141,7 +141,7 @@ def test_a_folder_without_run_json_is_refused_untouched(wsj0_root, tmp_path):
         run_experiment(build_config(_doc(wsj0_root)), out, progress=False)
     assert {p: p.read_bytes() for p in files} == files
     assert sorted(p.name for p in out.rglob("*")) == sorted(
-        ["parts", "summary.json", "utterances.parquet", "seg-000042.parquet", ".draft.tmp", ".lock"])
+        ["parts", "summary.json", "utterances.parquet", "seg-000042.parquet", ".draft.tmp"])  # no lock file either
 
 
 def test_an_empty_existing_folder_is_claimed(wsj0_root, tmp_path):
@@ -225,6 +225,7 @@ def test_a_run_that_fails_before_its_first_row_leaves_no_folder(wsj0_root, tmp_p
     given = tmp_path / "given"
     given.mkdir()
     (given / "notes.txt").write_text("mine")
-    with pytest.raises(RuntimeError):
+    from dsnbench.errors import UserError
+    with pytest.raises(UserError, match="holds notes.txt but no run.json"):  # not the run's: refused first
         run_experiment_with(cfg, given, EngineOptions(), progress=False)
     assert sorted(p.name for p in given.iterdir()) == ["notes.txt"]
