@@ -316,12 +316,20 @@ def check_pesq_mode(mode: str, sample_rate: int) -> str:
     return mode
 
 
+#: the longest signal PESQ is given, in seconds. The pesq package's C code (ITU-T P.862) is
+#: meant for utterances of a few seconds; on long signals it crashes the process (measured here
+#: with real speech: 100 s at 8 kHz scored, 110 s at 8 kHz killed the process with SIGSEGV; a
+#: user saw it from 60 s). Longer utterances get a NaN with this reason instead of a crash.
+PESQ_MAX_SECONDS = 50.0
+
+
 def pesq(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, mode: str | None = None) -> float:
     """PESQ MOS-LQO by the ``pesq`` package (P.862 ``"nb"`` or P.862.2 ``"wb"``).
 
     ``mode`` None picks the default for the rate (:func:`default_pesq_mode`). The package's own
     failures on silent or too short inputs (NoUtterancesError, BufferTooShortError,
-    ValueError, ...) become :class:`MetricError` with the reason.
+    ValueError, ...) become :class:`MetricError` with the reason, and so does a signal longer
+    than :data:`PESQ_MAX_SECONDS` (which the package can crash on).
 
     Shape: ``reference [T]``, ``estimate [T]``.
     """
@@ -333,6 +341,9 @@ def pesq(reference: np.ndarray, estimate: np.ndarray, sample_rate: int, mode: st
     if ref.shape != est.shape:
         raise MetricError(f"reference {ref.shape} and estimate {est.shape} differ in shape")
     _check_signals(ref, est)
+    if ref.shape[-1] > PESQ_MAX_SECONDS * sample_rate:
+        raise MetricError(f"pesq not computed on {ref.shape[-1] / sample_rate:.1f} s: longer than "
+                          f"{PESQ_MAX_SECONDS:g} s, where the pesq library's C code can crash the process")
     try:
         return float(pesq_pkg.pesq(sample_rate, ref, est, mode))
     except (pesq_pkg.PesqError, ValueError, RuntimeError) as exc:

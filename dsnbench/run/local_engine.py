@@ -94,9 +94,13 @@ def _run_entry(run: PreparedRun, key: EntryKey, todo: list, executor: Any, bar: 
                 try:
                     res = fut.result()
                 except BrokenProcessPool:
-                    # a worker died (killed, out of memory, or no importable __main__ for
-                    # spawn): compute this job here so no finished work is lost
-                    res = compute_metrics(done.job)
+                    # a worker died (killed, out of memory, a crash in native code): retry the
+                    # job once in a fresh process of its own, never here, where the same crash
+                    # would end the run
+                    res = executor.run_isolated(compute_metrics, done.job)
+            except BrokenProcessPool:
+                res, error = None, ("metrics: the process computing them died twice on this utterance "
+                                    "(a crash in a metric's native code, or out of memory); not scored")
             except Exception as exc:  # a metric crash must not lose the run
                 res, error = None, f"metrics: {type(exc).__name__}: {exc}"
             if res is not None and done.job.inputs is None:
@@ -138,10 +142,7 @@ def _run_entry(run: PreparedRun, key: EntryKey, todo: list, executor: Any, bar: 
                 if done.job is None:
                     keep(*evaluator.rows(done, None))
                     continue
-                try:
-                    fut = executor.submit(compute_metrics, done.job)
-                except BrokenProcessPool:
-                    fut = InlineExecutor().submit(compute_metrics, done.job)
+                fut = executor.submit(compute_metrics, done.job)
                 pending.append((done, fut))
             drain(window)
         drain(0)

@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,6 +30,10 @@ class InlineExecutor:
             f.set_exception(exc)
         return f
 
+    def run_isolated(self, fn: Callable, *args: Any) -> Any:
+        """One worker means this process: nothing to isolate in (``workers: 1``)."""
+        return fn(*args)
+
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
         pass
 
@@ -44,18 +49,20 @@ def _noop() -> None:
 
 
 class WarmingPool:
-    """A metric worker pool that starts in the background; until it is up, jobs run here.
+    """A metric worker pool that starts in the background, while the run loads its models and
+    separates its first batch.
 
     Starting the pool means starting the forkserver, which imports the metric code (scipy,
-    pesq, pystoi: about a second), then forking the workers; a plain ``ProcessPoolExecutor``
-    blocks the first ``submit`` for all of that while one core idles. Here a thread starts the
-    pool and the first jobs are computed in this process meanwhile, so both cores work from the
-    start; once a worker has answered, every job goes to the pool. Results are the same either
-    way (the metric code is a pure function of the job). If the pool cannot start, every job
-    runs here, after a one-line note.
+    pesq, pystoi: about a second), then forking the workers. A thread starts it as soon as the
+    executor is made; the first ``submit`` waits for it (jobs never run in this process, where a
+    crash in a metric's native code would end the run). A worker that dies breaks the pool: the
+    next job starts a fresh one, and the dead worker's jobs are retried one by one, each in a
+    process of its own (:meth:`run_isolated`). If the pool cannot start at all, every job runs
+    here, after a one-line note.
     """
 
-    def __init__(self, factory: Callable[[], Any]) -> None:
+    def __init__(self, factory: Callable[..., Any]) -> None:
+        self._factory = factory
         self._pool: Any = None
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._start, args=(factory,), daemon=True,
@@ -74,9 +81,25 @@ class WarmingPool:
             self._ready.set()
 
     def submit(self, fn: Callable, *args: Any) -> Future:
-        if self._ready.is_set() and self._pool is not None:
-            return self._pool.submit(fn, *args)
+        # a job waits for the workers rather than run here: a crash in a metric's native code
+        # in this process would end the run (the start-up overlaps model loading and the first
+        # separation, so the wait is short)
+        self._ready.wait()
+        if self._pool is not None:
+            try:
+                return self._pool.submit(fn, *args)
+            except BrokenProcessPool:  # a worker died: the next jobs go to a fresh pool
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._factory()
+                return self._pool.submit(fn, *args)
         return InlineExecutor().submit(fn, *args)
+
+    def run_isolated(self, fn: Callable, *args: Any) -> Any:
+        """``fn(*args)`` in a fresh process of its own (a job whose worker died is retried so,
+        never in this process: a crash in native code would take the run with it). Raises
+        BrokenProcessPool if that process dies too."""
+        with self._factory(1) as one:
+            return one.submit(fn, *args).result()
 
     def worker_pids(self) -> list[int]:
         """PIDs of the worker processes (empty while none has started)."""
@@ -107,5 +130,5 @@ def make_executor(workers: int) -> InlineExecutor | WarmingPool:
         ctx.set_forkserver_preload(worker_preload())
     else:
         ctx = mp.get_context("spawn")
-    return WarmingPool(lambda: ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                                   initializer=init_worker, initargs=(os.getpid(),)))
+    return WarmingPool(lambda n=workers: ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=init_worker,
+                                                             initargs=(os.getpid(),)))

@@ -54,3 +54,4 @@ def test_best_permutation_hands_many_sources_to_the_hungarian_method():
     score = rng.normal(0, 1, size=(n, n))
     score[np.arange(n), truth] += 30
     assert best_permutation(score) == tuple(int(t) for t in truth)
+

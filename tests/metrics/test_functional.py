@@ -251,3 +251,14 @@ def test_segmental_si_snr_matches_each_segment_alone(speech, length, hop, noise)
             assert values[s] == pytest.approx(want, abs=1e-8), (s, values[s], want)
             checked += 1
     assert checked >= n_seg // 2
+
+
+def test_pesq_refuses_signals_long_enough_to_crash_its_library_with_the_reason():
+    """Issue 21: PESQ's C code segfaulted on long utterances and took the run with it; past the
+    stated limit it is a MetricError (a counted NaN with this reason), never a call."""
+    from dsnbench.metrics.functional import PESQ_MAX_SECONDS, MetricError, pesq
+    rng = np.random.default_rng(0)
+    n = int((PESQ_MAX_SECONDS + 1) * 8000)
+    x = rng.normal(0, 0.1, n)
+    with pytest.raises(MetricError, match=r"pesq not computed on 51.0 s: longer than 50 s"):
+        pesq(x, x + 0.01 * rng.normal(size=n), 8000)
