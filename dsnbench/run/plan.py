@@ -21,6 +21,10 @@ from .folder import RunFolder
 from .loading import load_model
 
 
+#: the lowest sample rate a dataset may have (its 0.25 s segment grid and the metrics need it)
+MIN_SAMPLE_RATE = 1000
+
+
 def dataset_label(spec: DatasetSpec, manifest: Any) -> str:
     """The dataset's name in results: its label, else the registry name plus ``:task`` for
     datasets that have tasks (WHAM!-like), so a WHAM! sep_noisy run is never mistaken for sep_clean."""
@@ -36,6 +40,9 @@ def load_datasets(cfg: RunConfig) -> dict[str, Any]:
     manifests = {}
     for ds in cfg.datasets:
         manifest = load_dataset(ds.name, **ds.reader_options()).limit(cfg.limit)
+        if len(manifest) and manifest.sample_rate < MIN_SAMPLE_RATE:
+            raise UserError(f"{manifest.root}: its audio is at {manifest.sample_rate} Hz; dsnbench scores speech "
+                            f"at {MIN_SAMPLE_RATE} Hz or more (its segment grid and metrics need it)")
         name = dataset_label(ds, manifest)
         if name in manifests:
             raise UserError(f"dataset {name!r} is listed twice; give one a 'label'")

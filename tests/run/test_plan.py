@@ -130,3 +130,26 @@ def _break(root: Path, how: str) -> str:
         sf.write(str(base / "s1" / first.name), x, 16000, subtype="PCM_16")
         return "16000"
     raise ValueError(how)
+
+
+@pytest.mark.parametrize("rate", [3, 7, 999])
+def test_a_dataset_below_1000_hz_is_one_line_before_any_folder(rate, tmp_path):
+    """Issue 21: at 1-4 Hz the segment grid divided by zero (a traceback), and at 7 Hz a run
+    scored noise as speech; both are refused naming the folder, before the run folder exists."""
+    import numpy as np
+    import soundfile as sf
+
+    from dsnbench.errors import UserError
+    from dsnbench.run.config import build_config
+    from dsnbench.run.local_engine import run_experiment
+    root = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 0.1, 64), rng.normal(0, 0.1, 64)
+    for d, x in (("s1", a), ("s2", b), ("mix", a + b)):
+        (root / d).mkdir(parents=True)
+        sf.write(root / d / "u1.wav", x, rate)
+    cfg = build_config({"models": ["oracle-mixture"], "datasets": [{"name": "folder", "root": str(root)}],
+                        "metrics": ["si_snr"], "workers": 1})
+    with pytest.raises(UserError, match=rf"data: its audio is at {rate} Hz; dsnbench scores speech at 1000 Hz or more"):
+        run_experiment(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
