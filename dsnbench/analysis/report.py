@@ -164,9 +164,7 @@ def gaps_html(runs: Sequence[RunTables], entries: pd.DataFrame, metric: str, hib
                  _frame_html(gaps, "{:.3g}")]
     points = point_gaps(entries, metric, hib, values=values, seed=seed)
     if not points.empty:
-        points = points.assign(significant=points["significant"].map({True: "yes", False: "no"}))
-        points = points.rename(columns={"reference_at_cost": "reference curve at that cost", "ci_lo": "CI low",
-                                        "ci_hi": "CI high", "p_wilcoxon": "p (Wilcoxon)", "p_ttest": "p (t)"})
+        points = _readable_gaps(points, "reference curve at that cost")
         body += ["<h3>Each point against the reference curve</h3>",
                  "<p class=\"note\">Paired over utterances: each utterance's reference is interpolated between "
                  "the two reference models that bracket the point's GMAC/s; gap = mean of (point − reference) "
@@ -177,9 +175,7 @@ def gaps_html(runs: Sequence[RunTables], entries: pd.DataFrame, metric: str, hib
     if (entries["family"] == ORACLE_ALLOCATION).any():
         own = point_gaps(entries, metric, hib, reference=ORACLE_ALLOCATION, values=values, seed=seed)
         if not own.empty:
-            own = own.assign(significant=own["significant"].map({True: "yes", False: "no"}))
-            own = own.rename(columns={"reference_at_cost": "oracle curve at that cost", "ci_lo": "CI low",
-                                      "ci_hi": "CI high", "p_wilcoxon": "p (Wilcoxon)", "p_ttest": "p (t)"})
+            own = _readable_gaps(own, "oracle curve at that cost")
             body += ["<h3>Each DSN point against the oracle allocation of its own weights</h3>",
                      "<p class=\"note\">The gate's headroom: the oracle allocation (greedy per segment on the "
                      "fixed-width outputs, then the real output with that allocation forced) interpolated at the "
@@ -291,3 +287,10 @@ def write_report(runs: Sequence[RunTables], out: str | Path, **kwargs) -> Path:
     p = Path(out)
     atomic_write_bytes(p, text.encode("utf-8"))
     return p
+
+
+def _readable_gaps(points: pd.DataFrame, at_cost: str) -> pd.DataFrame:
+    """A point-gap table with the report's column names (``at_cost`` for the reference column)."""
+    points = points.assign(significant=points["significant"].map({True: "yes", False: "no"}))
+    return points.rename(columns={"reference_at_cost": at_cost, "ci_lo": "CI low", "ci_hi": "CI high",
+                                  "p_wilcoxon": "p (Wilcoxon)", "p_ttest": "p (t)"})
