@@ -8,7 +8,9 @@ EPILOG = """\
 examples:
   dsnbench train experiments/train/mini-static-0.5.yaml            (-> runs/train/static-0.5/)
   dsnbench train experiments/train/mini-supernet.yaml --resume     (continue from its last epoch)
-  dsnbench train experiments/train/mini-dsn-l2.yaml --out /tmp/dsn --steps 20
+  dsnbench train experiments/train/mini-dsn-l2.yaml --out /tmp/dsn --steps 20 \
+      --set gate.init=dsnbench/assets/checkpoints/supernet.safetensors
+      (a short gate training on the bundled supernet; the config's own init is the lineage's)
 
 The output folder holds state.pt (resumable state, written every epoch), log.csv (one row per
 epoch: loss, validation SI-SNRi clean/noisy, mean width; with `average_last: N` one more row,
@@ -30,7 +32,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="output folder (default: runs/train/<name>)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the last epoch's state in the output folder")
-    p.add_argument("--steps", type=int, default=None, help="override the number of steps")
+    p.add_argument("--steps", type=int, default=None,
+                   help="override the number of steps (average_last shrinks to the epochs left, with a note)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key (dotted, YAML value), e.g. gate.init=PATH or data.batch_size=8")
     p.add_argument("--no-export", action="store_true", help="do not copy the result to `export`")
     p.add_argument("--export-to", type=Path, default=None, metavar="DIR",
                    help="copy the result there instead of the config's `export` (a resumed "
@@ -39,11 +44,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train.config import TrainConfig
+    from ..train.config import TrainConfig, parse_sets
     from ..train.trainer import train
-    overrides = {}
+    overrides = dict(parse_sets(args.set))
     if args.steps is not None:
         overrides["steps"] = args.steps
+        given = TrainConfig.load(args.config, {k: v for k, v in overrides.items() if k != "steps"})
+        epochs = -(-args.steps // given.steps_per_epoch)
+        if given.average_last > epochs and "average_last" not in overrides:
+            overrides["average_last"] = epochs
+            print(f"{given.name}: --steps {args.steps} leaves {epochs} epoch(s): averaging the last "
+                  f"{epochs}, not {given.average_last}")
     cfg = TrainConfig.load(args.config, overrides)
     out = args.out if args.out is not None else Path("runs") / "train" / cfg.name
     export_to = "" if args.no_export else args.export_to

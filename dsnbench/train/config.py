@@ -36,6 +36,33 @@ from .data import DataConfig
 STAGES = ("static", "supernet", "gate")
 
 
+def set_dotted(d: dict[str, Any], key: str, value: Any) -> None:
+    """``d[a][b] = value`` for ``key = "a.b"`` (missing levels are created; a level that holds
+    something other than a mapping is a one-line error)."""
+    parts = key.split(".")
+    for i, p in enumerate(parts[:-1]):
+        nxt = d.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            raise UserError(f"cannot set {key}: {'.'.join(parts[:i + 1])} is {nxt!r}, not a mapping")
+        d = nxt
+    d[parts[-1]] = value
+
+
+def parse_sets(items: list[str]) -> list[tuple[str, Any]]:
+    """``["a.b=3", "c=[1, 2]"]`` -> ``[("a.b", 3), ("c", [1, 2])]`` (values read as YAML)."""
+    import yaml
+    out = []
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not sep or not k.strip():
+            raise UserError(f"--set wants KEY=VALUE, got {item!r}")
+        try:
+            out.append((k.strip(), yaml.safe_load(v)))
+        except yaml.YAMLError as exc:
+            raise UserError(f"--set {item!r}: the value is not YAML ({str(exc).splitlines()[0]})") from None
+    return out
+
+
 def _from_dict(cls: type, d: dict[str, Any] | None, where: str) -> Any:
     d = dict(d or {})
     known = {f.name for f in dataclasses.fields(cls)}
@@ -220,8 +247,8 @@ class TrainConfig:
         from ..documents import load_document
         p = Path(path)
         d = load_document(p, kind="training config")
-        for k, v in (overrides or {}).items():
-            d[k] = v
+        for k, v in (overrides or {}).items():    # keys may be dotted: gate.init, data.batch_size
+            set_dotted(d, k, v)
         return cls.from_dict(d, where=str(p))
 
     def to_dict(self) -> dict[str, Any]:

@@ -38,26 +38,11 @@ from typing import Any
 
 import yaml
 
+from ..errors import UserError
+from .config import parse_sets, set_dotted
+
 #: seconds kept back at the end of each phase for the final validation and the export
 MARGIN_S = 20.0
-
-
-def set_dotted(d: dict[str, Any], key: str, value: Any) -> None:
-    """``d[a][b] = value`` for ``key = "a.b"`` (missing levels are created)."""
-    parts = key.split(".")
-    for p in parts[:-1]:
-        d = d.setdefault(p, {})
-    d[parts[-1]] = value
-
-
-def parse_sets(items: list[str]) -> list[tuple[str, Any]]:
-    out = []
-    for item in items:
-        if "=" not in item:
-            raise SystemExit(f"--set wants KEY=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        out.append((k.strip(), yaml.safe_load(v)))
-    return out
 
 
 def resolved_config(path: Path, sets: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -235,7 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.child is not None:
         req = json.loads((args.child / "request.json").read_text())
         return run_one(req["config"], args.child, req["deadline_s"])
-    return Driver(args).run()
+    try:
+        return Driver(args).run()
+    except UserError as exc:            # no dsnbench CLI around this driver: one line, exit 2
+        print(f"oneshot: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

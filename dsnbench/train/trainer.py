@@ -382,6 +382,10 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
     torch.set_num_threads(1)
     base_dir = Path.cwd() if base_dir is None else Path(base_dir)
     out_dir = Path(out_dir)
+    for key, value in (("gate.init", cfg.gate.init if cfg.stage == "gate" else ""), ("init", cfg.init)):
+        where = Path(value) if Path(value).is_absolute() else base_dir / value
+        if value and not where.is_file():        # before any folder: a refused training leaves none
+            raise UserError(f"{where}: no such checkpoint file ({key} of training {cfg.name})")
     out_dir.mkdir(parents=True, exist_ok=True)
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     state_path = out_dir / STATE_FILE

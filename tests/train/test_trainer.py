@@ -402,6 +402,34 @@ def test_cli_trains_exports_and_refuses_to_overwrite(data_root: Path, tmp_path: 
     assert "learning_rate" in capsys.readouterr().err
 
 
+def test_cli_set_and_steps_override_the_config_and_a_missing_init_leaves_no_folder(
+        data_root: Path, tiny_supernet: Path, tmp_path: Path, capsys) -> None:
+    """--set KEY=VALUE reaches nested keys (gate.init, data.batch_size); --steps shrinks
+    average_last to the epochs it leaves, saying so; a gate whose init is not there is one line
+    before any folder exists; a malformed --set is one line."""
+    import yaml
+    from dsnbench.cli import main
+    d = tiny_config(data_root, "gate", steps=6, steps_per_epoch=2, average_last=3,
+                    gate={"init": str(tmp_path / "absent.safetensors")}).to_dict()
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump(d))
+    assert main(["train", str(path), "--out", str(tmp_path / "refused"), "--no-export"]) == 2
+    err = capsys.readouterr().err
+    assert "absent.safetensors: no such checkpoint file (gate.init" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "refused").exists()
+    assert main(["train", str(path), "--out", str(tmp_path / "o"), "--no-export", "--steps", "2",
+                 "--set", f"gate.init={tiny_supernet}", "--set", "data.batch_size=1"]) == 0
+    out = capsys.readouterr().out
+    assert "averaging the last 1, not 3" in out
+    written = yaml.safe_load((tmp_path / "o" / "config.yaml").read_text())
+    assert written["gate"]["init"] == str(tiny_supernet) and written["data"]["batch_size"] == 1
+    assert written["steps"] == 2 and written["average_last"] == 1
+    for bad, says in ((["--set", "steps.x=1"], "steps is 6, not a mapping"), (["--set", "gate"], "KEY=VALUE")):
+        assert main(["train", str(path), "--out", str(tmp_path / "x")] + bad) == 2
+        assert says in capsys.readouterr().err
+        assert not (tmp_path / "x").exists()
+
+
 def test_checkpoint_averaging_exports_the_mean_of_the_last_epochs_and_resumes(data_root: Path,
                                                                               tmp_path: Path) -> None:
     """average_last: 2 of 3 epochs exports (w_epoch2 + w_epoch3) / 2, validated as such; a
