@@ -1,10 +1,16 @@
-"""Apply the ship rule of experiments/train/gpu/README.md to what a one-shot GPU retraining
-returned (``retrained.tar``), and with ``--install`` copy the winners into the bundle.
+"""Apply the ship rule of experiments/train/gpu/README.md to a retrained bundle: what a one-shot
+GPU retraining returned (``retrained.tar``) or a folder in the bundle's layout (the CPU
+lineage's staging folder, ``experiments/train/lineage``), and with ``--install`` copy the
+winners into the bundle.
 
     .venv/bin/python experiments/train/gpu_ship.py OUT/retrained.tar [--install]
+    .venv/bin/python experiments/train/gpu_ship.py experiments/train/lineage --whole [--install]
 
 Prints, per model, the clean full-overlap validation SI-SNRi of the bundled and of the new
-checkpoint (supernet: at widths 1.0 and 0.25) and the decision.
+checkpoint (supernet: at widths 1.0 and 0.25) and the decision. ``--whole`` (the lineage's
+rule: its widths are compared with one shared seed, so it ships as a set or not at all): every
+model ships when every new static and the new supernet at both widths beat the bundled ones;
+otherwise nothing does.
 """
 from __future__ import annotations
 
@@ -40,11 +46,11 @@ def clean_full_score(path: Path, pack: Path, width: float | None = None) -> floa
     return evaluate(ck.build_model().eval(), val, STAGE[ck.family], width=width)["mean"]
 
 
-def decide(new_dir: Path, pack: Path) -> dict[str, bool]:
+def decide(new_dir: Path, pack: Path, bundle: Path = BUNDLE, whole: bool = False) -> dict[str, bool]:
     torch.set_num_threads(1)
     verdict: dict[str, bool] = {}
     for path in sorted(new_dir.glob("static-*.safetensors")):
-        old = BUNDLE / path.name
+        old = bundle / path.name
         new_s = clean_full_score(path, pack)
         old_s = clean_full_score(old, pack) if old.is_file() else float("-inf")
         verdict[path.stem] = new_s > old_s
@@ -55,8 +61,8 @@ def decide(new_dir: Path, pack: Path) -> dict[str, bool]:
         better = True
         for w in (1.0, 0.25):
             new_s = clean_full_score(sup, pack, w)
-            old_s = clean_full_score(BUNDLE / "supernet.safetensors", pack, w) \
-                if (BUNDLE / "supernet.safetensors").is_file() else float("-inf")
+            old_s = clean_full_score(bundle / "supernet.safetensors", pack, w) \
+                if (bundle / "supernet.safetensors").is_file() else float("-inf")
             better &= new_s > old_s
             print(f"supernet@{w:<4g} bundled {old_s:6.2f} dB  new {new_s:6.2f} dB")
         verdict["supernet"] = better
@@ -65,30 +71,53 @@ def decide(new_dir: Path, pack: Path) -> dict[str, bool]:
               f"{'replace' if better else 'keep the bundled ones'}")
         for g in gates:
             verdict[g.stem] = better
+    if whole:
+        missing = sorted(p.stem for p in bundle.glob("static-*.safetensors")
+                         if not (new_dir / p.name).is_file())
+        if missing:
+            print(f"the new set lacks {', '.join(missing)}: a lineage ships whole")
+        ships = (bool(verdict) and "supernet" in verdict and all(verdict.values()) and not missing
+                 and any(n.startswith("dsn-") for n in verdict))
+        print(f"whole set ({len(verdict)} models) -> {'replace the bundle' if ships else 'keep the bundle'}")
+        verdict = {name: ships for name in verdict}
     return verdict
 
 
-def main() -> int:
+def install(new_dir: Path, verdict: dict[str, bool], bundle: Path) -> None:
+    if verdict.get("supernet"):
+        for old in bundle.glob("dsn-*.safetensors"):      # a gate must sit on its own supernet
+            old.unlink()
+    (bundle / "training").mkdir(parents=True, exist_ok=True)
+    for name, ok in verdict.items():
+        if ok:
+            shutil.copyfile(new_dir / f"{name}.safetensors", bundle / f"{name}.safetensors")
+            for ext in ("yaml", "csv"):
+                shutil.copyfile(new_dir / "training" / f"{name}.{ext}", bundle / "training" / f"{name}.{ext}")
+    print(f"installed: {', '.join(n for n, ok in verdict.items() if ok) or 'nothing'}")
+
+
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("tarball", type=Path)
+    p.add_argument("source", type=Path, help="retrained.tar or a folder in the bundle's layout")
     p.add_argument("--pack", type=Path, default=REPO / DEFAULT_PACK)
+    p.add_argument("--bundle", type=Path, default=BUNDLE, help="the bundle to compare with and install into")
+    p.add_argument("--whole", action="store_true", help="ship every model or none (a lineage)")
     p.add_argument("--install", action="store_true", help="copy the winners into the bundle")
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    if not args.pack.is_file():
+        print(f"gpu_ship: {args.pack}: no training pack (build it: .venv/bin/python -m dsnbench.train.pack)",
+              file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(args.tarball) as tar:
-            tar.extractall(tmp, filter="data")
-        new_dir = Path(tmp)
-        verdict = decide(new_dir, args.pack)
+        if args.source.is_dir():
+            new_dir = args.source
+        else:
+            with tarfile.open(args.source) as tar:
+                tar.extractall(tmp, filter="data")
+            new_dir = Path(tmp)
+        verdict = decide(new_dir, args.pack, args.bundle, args.whole)
         if args.install:
-            if verdict.get("supernet"):
-                for old in BUNDLE.glob("dsn-*.safetensors"):
-                    old.unlink()
-            for name, ok in verdict.items():
-                if ok:
-                    shutil.copyfile(new_dir / f"{name}.safetensors", BUNDLE / f"{name}.safetensors")
-                    for ext in ("yaml", "csv"):
-                        shutil.copyfile(new_dir / "training" / f"{name}.{ext}", BUNDLE / "training" / f"{name}.{ext}")
-            print(f"installed: {', '.join(n for n, ok in verdict.items() if ok) or 'nothing'}")
+            install(new_dir, verdict, args.bundle)
     return 0
 
 

@@ -854,7 +854,8 @@ def test_training_pack_round_trips_and_refuses_damage(data_root: Path, tmp_path:
 def test_gpu_retrain_script_smoke_on_cpu_without_soundfile_or_fvcore(data_root: Path, tmp_path: Path) -> None:
     """scripts/gpu_retrain.sh end to end with 2 steps a model on the CPU, in a Python where
     soundfile and fvcore cannot be imported (as on the GPU machine): every static and the
-    supernet, then the gates from that supernet, packaged in at most 8 files."""
+    supernet, then the gates from that supernet, packaged in at most 8 files; then the ship
+    rule (experiments/train/gpu_ship.py) on what came back."""
     import os
     import subprocess
     import sys
@@ -894,3 +895,30 @@ def test_gpu_retrain_script_smoke_on_cpu_without_soundfile_or_fvcore(data_root: 
         if n.startswith("dsn"):
             assert prov["gate"]["init"] == str((work / "supernet" / "supernet.safetensors").resolve())
             assert ck.family == "dsn"
+    # the ship rule on what came back: into an empty bundle every model ships (whole set);
+    # the same set again ties everywhere and ships nothing; a set without its gates or with a
+    # static missing does not ship whole
+    import importlib.util
+    import shutil
+    spec = importlib.util.spec_from_file_location("gpu_ship", REPO / "experiments" / "train" / "gpu_ship.py")
+    ship = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship)
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    common = ["--pack", str(pack), "--bundle", str(bundle), "--install"]
+    assert ship.main([str(out / "retrained.tar"), "--whole"] + common) == 0
+    assert sorted(p.stem for p in bundle.glob("*.safetensors")) == sorted(names)
+    assert (bundle / "training" / "dsn-l2.csv").read_bytes() == (tmp_path / "unpacked" / "training" / "dsn-l2.csv").read_bytes()
+    before = {p.name: p.stat().st_mtime_ns for p in bundle.glob("*.safetensors")}
+    assert ship.main([str(tmp_path / "unpacked"), "--whole"] + common) == 0      # a folder: ties
+    assert {p.name: p.stat().st_mtime_ns for p in bundle.glob("*.safetensors")} == before
+    partial = tmp_path / "partial"
+    shutil.copytree(tmp_path / "unpacked", partial)
+    (partial / "static-0.5.safetensors").unlink()
+    for p in partial.glob("dsn-*.safetensors"):
+        p.unlink()
+    verdict = ship.decide(partial, pack, tmp_path / "empty", whole=True)
+    assert verdict and not any(verdict.values())             # no gates: not a whole lineage
+    verdict = ship.decide(partial, pack, bundle, whole=False)
+    assert not any(verdict.values())                        # ties never replace
+    assert ship.main([str(partial), "--pack", str(tmp_path / "no.dsnpack")]) == 2
