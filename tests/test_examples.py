@@ -26,7 +26,7 @@ def _epilog_examples() -> list[str]:
     stack = [build_parser()]
     while stack:
         parser = stack.pop()
-        for line in (parser.epilog or "").splitlines():
+        for line in (parser.epilog or "").replace("\\\n", " ").splitlines():
             if line.strip().startswith("dsnbench "):
                 found.append(line.strip())
         for action in parser._actions:
