@@ -34,6 +34,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="continue from the last epoch's state in the output folder")
     p.add_argument("--steps", type=int, default=None,
                    help="override the number of steps (average_last shrinks to the epochs left, with a note)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default=None,
+                   help="run the training steps in this precision instead of the config's (not part of the "
+                        "config or its hash, like the device: a lineage can resume on a CPU without native "
+                        "bf16; the state and the provenance record from which step each ran)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (dotted, YAML value), e.g. gate.init=PATH or data.batch_size=8")
     p.add_argument("--no-export", action="store_true", help="do not copy the result to `export`")
@@ -58,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig.load(args.config, overrides)
     out = args.out if args.out is not None else Path("runs") / "train" / cfg.name
     export_to = "" if args.no_export else args.export_to
-    result = train(cfg, out, resume=args.resume, export_to=export_to)
+    result = train(cfg, out, resume=args.resume, export_to=export_to, precision=args.precision)
     where = result.exported or (out / f"{cfg.name}.safetensors")
     print(f"{cfg.name}: {result.steps} steps, validation SI-SNRi {result.final_val['mean']:.2f} dB, "
           f"mean width {result.final_val['mean_width']:.3f} -> {where}")

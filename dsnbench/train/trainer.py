@@ -31,7 +31,7 @@ from ..errors import UserError
 from ..models.dualpath import DSNConfig, DualPathDSN
 from ..models.checkpoint import code_version
 from . import checkpoints as ckpt
-from .config import TrainConfig
+from .config import PRECISIONS, TrainConfig
 from ..models.slimmable import fused_attention
 from .data import Batch, BatchFeed, TrainStream, curriculum_stages, make_source, validation_set
 from .losses import complexity_loss, pit_si_snr, segmental_quality
@@ -194,6 +194,16 @@ def _sandwich(n_widths: int, n_random: int, rng: np.random.Generator) -> list[in
     if middle and n_random > 0:
         idx += [int(i) for i in rng.choice(middle, size=min(n_random, len(middle)), replace=n_random > len(middle))]
     return idx
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (avx512_bf16 or amx_bf16 in /proc/cpuinfo);
+    elsewhere torch emulates bf16 autocast on the CPU, several times slower than fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return True                 # not Linux: nothing to say
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def forward_context(cfg: TrainConfig, device: torch.device) -> contextlib.ExitStack:
@@ -365,14 +375,19 @@ def steps_for_deadline(seconds_left: float, step_s: float, val_s: float, steps_p
 def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path | None = None,
           stop_after: int | None = None, progress: bool | None = None,
           log: Callable[[str], None] | None = None, deadline_s: float | None = None,
-          probe_steps: int = 40, export_to: Path | str | None = None) -> TrainResult:
+          probe_steps: int = 40, export_to: Path | str | None = None,
+          precision: str | None = None) -> TrainResult:
     """Run (or resume) one training to ``cfg.steps`` and export the final checkpoint.
 
     ``stop_after``: stop at the first epoch boundary at or after this many steps without
     exporting (for tests of resuming). ``base_dir``: where relative paths in the config start
     (default: the current folder). ``export_to``: export there instead of the config's
     ``export`` ("" for no export); where a result goes is not part of what is trained, so this
-    leaves the config, its hash and a resume alone. ``deadline_s``: finish within this many seconds of the
+    leaves the config, its hash and a resume alone. ``precision``: run the training steps'
+    forward in this precision instead of the config's (a lineage moved to a CPU without native
+    bfloat16, where bf16 autocast is emulated and several times slower); like the device it
+    leaves the config, its hash and a resume alone, and the state and the provenance record
+    from which step each precision ran (``precision_runs``). ``deadline_s``: finish within this many seconds of the
     call: after ``probe_steps`` steps (inside the warm-up, so the learning-rate schedule has
     not yet depended on the total) the step rate and one validation are timed and ``steps``
     becomes what fits (:func:`steps_for_deadline`); the curriculum's fractions follow it, and
@@ -408,6 +423,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
     val_clean = Batch(val_clean.mix.to(device), val_clean.sources.to(device), val_clean.noisy)
     opt, base_lrs = make_optimizer(cfg, model)
     step, rows, elapsed = 0, [], 0.0
+    precision_runs: list[list[Any]] = []        # [[first step, precision], ...] of this training
     # checkpoint averaging: the sum of the weights at the ends of the last cfg.average_last
     # epochs (float64, so the order of additions cannot matter at float32) and their count
     avg: dict[str, Any] | None = None
@@ -428,10 +444,23 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
         opt.load_state_dict(state["optimizer"])
         step, rows, elapsed = int(state["step"]), list(state["rows"]), float(state["elapsed_s"])
         avg = state.get("average")
+        precision_runs = [list(r) for r in state.get("precision_runs") or [[0, cfg.precision]]]
         if isinstance(state.get("code_version"), dict):
             started_with = state["code_version"]
         say(f"[{cfg.name}] resumed at step {step}/{cfg.steps}")
 
+    used = precision or cfg.precision
+    if used not in PRECISIONS:
+        raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {used!r}")
+    if not precision_runs or precision_runs[-1][1] != used:
+        precision_runs.append([step, used])
+    if used != cfg.precision:
+        say(f"[{cfg.name}] training steps run in {used} from step {step} (the config says {cfg.precision})")
+    if used == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        say(f"[{cfg.name}] note: this CPU has no native bfloat16 (avx512_bf16 / amx_bf16): bf16 autocast "
+            "is emulated here, several times slower than fp32 (benchmarks/bench_train_precision.py); "
+            "`--precision fp32` runs the same recipe in fp32")
+    step_cfg = cfg if used == cfg.precision else dataclasses.replace(cfg, precision=used)
     bar = None
     show = sys.stderr.isatty() if progress is None else progress
     if show:
@@ -479,7 +508,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
         if device.type != "cpu":
             batch = Batch(batch.mix.to(device), batch.sources.to(device), batch.noisy)
         opt.zero_grad(set_to_none=True)
-        res = train_step(cfg, model, batch, step)
+        res = train_step(step_cfg, model, batch, step)
         if not math.isfinite(res.loss):
             raise RuntimeError(f"[{cfg.name}] non-finite loss at step {step}")
         params = [p for g in opt.param_groups for p in g["params"]]
@@ -510,7 +539,8 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
                 avg = _accumulate(avg, model)
             _atomic_save({"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
                           "rows": rows, "elapsed_s": elapsed, "config_hash": cfg.hash(), "steps_total": cfg.steps,
-                          "code_version": started_with, "average": avg}, state_path)
+                          "code_version": started_with, "average": avg,
+                          "precision_runs": precision_runs}, state_path)
             _write_log(rows, out_dir / LOG_FILE)
             say(f"[{cfg.name}] epoch {row['epoch']} step {step}/{cfg.steps} loss {row['loss']:.3f} "
                 f"val SI-SNRi {row['val_si_snri']:.2f} dB (clean {row['val_si_snri_clean']:.2f}, "
@@ -561,6 +591,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
                  "speakers": "LibriSpeech train-clean-100 only" if cfg.data.source == "librispeech-mix" else None,
                  "mixing_rule": MIXING_RULE},
         "precision": cfg.precision,
+        **({"precision_runs": precision_runs} if precision_runs != [[0, cfg.precision]] else {}),
         **({"averaged": averaged} if averaged else {}),
         "val_si_snr": final["si_snr"],
         "val_si_snri": final["mean"],

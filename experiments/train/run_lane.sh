@@ -11,9 +11,13 @@
 #   lane 2: mini-static-1.0, -0.5, -0.25, -0.75
 # LANE_EXPORT_TO=DIR exports each finished training there instead of its config's `export`
 # (the bundle), e.g. to stage a lineage until all of it is done.
+# LANE_PRECISION=fp32 runs the training steps in fp32 whatever the configs say (a CPU without
+# avx512_bf16/amx_bf16 emulates bf16 autocast ~10x slower than fp32: see
+# benchmarks/bench_train_precision.py); not part of the configs or their hashes.
 set -u
 extra=()
 [ -n "${LANE_EXPORT_TO:-}" ] && extra=(--export-to "$LANE_EXPORT_TO")
+[ -n "${LANE_PRECISION:-}" ] && extra+=(--precision "$LANE_PRECISION")
 outroot=$1; logdir=$2; shift 2
 mkdir -p "$logdir"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1

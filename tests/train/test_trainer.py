@@ -752,6 +752,33 @@ def test_bf16_config_runs_the_forward_under_autocast_and_keeps_float32_weights(d
     assert res.steps == cfg.steps and np.isfinite(res.final_val["mean"])
 
 
+def test_precision_override_runs_the_steps_in_it_and_leaves_config_hash_and_resume_alone(
+        data_root: Path, tmp_path: Path) -> None:
+    """train(precision=...) (`dsnbench train --precision`): a bf16 config trained with fp32
+    steps gives the fp32 config's weights bit for bit, keeps its own hash (so it resumes), and
+    a lineage switched half-way records from which step each precision ran."""
+    from dsnbench.models.checkpoint import load_checkpoint
+    quiet = dict(progress=False, log=lambda m: None)
+    bf16 = tiny_config(data_root, "static", steps=4, steps_per_epoch=2, precision="bf16")
+    fp32 = tiny_config(data_root, "static", steps=4, steps_per_epoch=2)
+    assert bf16.hash() != fp32.hash()
+    train(fp32, tmp_path / "fp32", **quiet)
+    train(bf16, tmp_path / "forced", precision="fp32", **quiet)
+    a, b = _final_state(tmp_path / "fp32"), _final_state(tmp_path / "forced")
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    assert b["config_hash"] == bf16.hash() and b["precision_runs"] == [[0, "fp32"]]
+    # half in bf16, then resumed in fp32 (the config unchanged): the switch is recorded
+    train(bf16, tmp_path / "switched", stop_after=2, **quiet)
+    assert _final_state(tmp_path / "switched")["precision_runs"] == [[0, "bf16"]]
+    train(bf16, tmp_path / "switched", resume=True, precision="fp32", **quiet)
+    prov = load_checkpoint(tmp_path / "switched" / "tiny-static.safetensors").provenance
+    assert prov["precision"] == "bf16" and prov["precision_runs"] == [[0, "bf16"], [2, "fp32"]]
+    assert "precision_runs" not in load_checkpoint(tmp_path / "fp32" / "tiny-static.safetensors").provenance
+    with pytest.raises(UserError, match="precision"):
+        train(fp32, tmp_path / "bad", precision="fp16", **quiet)
+
+
 def test_fused_attention_is_the_same_function_and_training_only(data_root: Path, tmp_path: Path) -> None:
     from dsnbench.models.slimmable import SlimmableTransformerLayer, fused_attention
     torch.manual_seed(0)
