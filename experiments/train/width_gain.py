@@ -8,6 +8,9 @@ labelled silence / one / overlap with the benchmark's own rule (dsnbench.data.ac
 
     .venv/bin/python experiments/train/width_gain.py                      # bundled supernet, 12 mixtures
     .venv/bin/python experiments/train/width_gain.py --checkpoint X.safetensors --n 24 --csv gains.csv
+    .venv/bin/python experiments/train/width_gain.py --state experiments/train/state/mini-supernet/state.pt
+        (an unfinished lineage's supernet: the weights of its resume state, the architecture of
+        its config, --train-config, default experiments/train/mini-supernet.yaml)
 
 Prints, per category, the number of chunks and the mean / median / std of the gain, and per
 mixture the gain of all chunks at once (widest everywhere minus narrowest everywhere).
@@ -57,13 +60,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--checkpoint", default="dsnbench/assets/checkpoints/supernet.safetensors")
     ap.add_argument("--config", default=str(HERE / "mini-dsn-l1.yaml"),
                     help="gate config whose validation mixtures are used")
+    ap.add_argument("--state", help="a training's resume state (state.pt) instead of a checkpoint")
+    ap.add_argument("--train-config", default=str(HERE / "mini-supernet.yaml"),
+                    help="with --state: the training config that wrote it (its model)")
     ap.add_argument("--n", type=int, default=12, help="number of validation mixtures")
     ap.add_argument("--csv", help="also write every chunk's gain here")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     cfg = TrainConfig.load(args.config)
     val = tdata.validation_set(tdata.LibriMixSource(cfg.data, "val"))
-    model = load_checkpoint(args.checkpoint).build_model().eval()
+    if args.state:
+        from dsnbench.train.trainer import build_model
+        model = build_model(TrainConfig.load(args.train_config), Path.cwd())
+        state = torch.load(args.state, weights_only=True, map_location="cpu")
+        model.load_state_dict(state["model"])
+        model.eval()
+        args.checkpoint = f"{args.state} (step {state['step']})"
+    else:
+        model = load_checkpoint(args.checkpoint).build_model().eval()
     sr = cfg.data.sample_rate
     rows, whole = [], []
     with torch.no_grad():

@@ -550,6 +550,12 @@ def test_width_gain_script_measures_each_chunk_against_the_narrow_baseline(
     import pandas as pd
     table = pd.read_csv(tmp_path / "g.csv")
     assert len(table) == 2 * n_seg and set(table["category"]) <= {"silence", "one", "overlap"}
+    # an unfinished training's resume state: the same weights here (the export is the last state)
+    wg.main(["--state", str(tiny_supernet.parent / "state.pt"), "--train-config",
+             str(tiny_supernet.parent / "config.yaml"), "--config", str(tmp_path / "gate.yaml"), "--n", "2",
+             "--csv", str(tmp_path / "s.csv")])
+    assert "state.pt (step 4)" in capsys.readouterr().out
+    assert pd.read_csv(tmp_path / "s.csv").equals(table)
 
 
 def test_gate_widths_script_reports_each_category_of_the_validation_segments(
