@@ -397,6 +397,9 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
     torch.set_num_threads(1)
     base_dir = Path.cwd() if base_dir is None else Path(base_dir)
     out_dir = Path(out_dir)
+    used = precision or cfg.precision
+    if used not in PRECISIONS:
+        raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {used!r}")
     for key, value in (("gate.init", cfg.gate.init if cfg.stage == "gate" else ""), ("init", cfg.init)):
         where = Path(value) if Path(value).is_absolute() else base_dir / value
         if value and not where.is_file():        # before any folder: a refused training leaves none
@@ -449,9 +452,6 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
             started_with = state["code_version"]
         say(f"[{cfg.name}] resumed at step {step}/{cfg.steps}")
 
-    used = precision or cfg.precision
-    if used not in PRECISIONS:
-        raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {used!r}")
     if not precision_runs or precision_runs[-1][1] != used:
         precision_runs.append([step, used])
     if used != cfg.precision:

@@ -76,7 +76,7 @@ def decide(new_dir: Path, pack: Path, bundle: Path = BUNDLE, whole: bool = False
                          if not (new_dir / p.name).is_file())
         if missing:
             print(f"the new set lacks {', '.join(missing)}: a lineage ships whole")
-        ships = (bool(verdict) and "supernet" in verdict and all(verdict.values()) and not missing
+        ships = ("supernet" in verdict and all(verdict.values()) and not missing
                  and any(n.startswith("dsn-") for n in verdict))
         print(f"whole set ({len(verdict)} models) -> {'replace the bundle' if ships else 'keep the bundle'}")
         verdict = {name: ships for name in verdict}

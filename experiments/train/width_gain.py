@@ -75,9 +75,10 @@ def main(argv: list[str] | None = None) -> None:
         state = torch.load(args.state, weights_only=True, map_location="cpu")
         model.load_state_dict(state["model"])
         model.eval()
-        args.checkpoint = f"{args.state} (step {state['step']})"
+        label = f"{args.state} (step {state['step']})"
     else:
         model = load_checkpoint(args.checkpoint).build_model().eval()
+        label = args.checkpoint
     sr = cfg.data.sample_rate
     rows, whole = [], []
     with torch.no_grad():
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
             whole.append(all_wide)
     d = pd.DataFrame(rows, columns=["mixture", "segment", "category", "gain_db"])
     pd.set_option("display.width", 120)
-    print(f"{args.checkpoint}: {len(whole)} validation mixtures, gain of widening one chunk "
+    print(f"{label}: {len(whole)} validation mixtures, gain of widening one chunk "
           f"{model.config.widths[0]} -> {model.config.widths[-1]} (dB of utterance SI-SNR)")
     print(d.groupby("category")["gain_db"].agg(["count", "mean", "median", "std"]).to_string(float_format="%.4f"))
     print(f"all chunks widened at once: mean {np.mean(whole):+.3f} dB per mixture "
