@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Commit the lineage's resume state as it stands (issue 24): for every training folder under
+# STATE_ROOT (default experiments/train/state), exactly the files the next step needs
+# (state.pt, log.csv, config.yaml). They sit under an ignored path, so they are force-added one
+# by one; a folder's exported checkpoint (<name>.safetensors, remade from the state by
+# re-running run_lane.sh) is never added. The message names each changed folder's last
+# logged step and clean full-overlap validation SI-SNRi (dB). Run it at epoch boundaries while
+# run_lane.sh trains, and before a sitting ends:
+#   experiments/train/commit_state.sh [STATE_ROOT]
+set -euo pipefail
+root=${1:-experiments/train/state}
+[ -d "$root" ] || { echo "commit_state: $root: no such folder" >&2; exit 2; }
+added=()
+for dir in "$root"/*/; do
+  dir=${dir%/}
+  for f in state.pt log.csv config.yaml; do
+    [ -f "$dir/$f" ] && git add -f -- "$dir/$f" && added+=("$dir/$f")
+  done
+done
+if git diff --cached --quiet -- "${added[@]}"; then
+  echo "commit_state: nothing new under $root"
+  exit 0
+fi
+parts=()
+for dir in "$root"/*/; do
+  dir=${dir%/}
+  git diff --cached --quiet -- "$dir" && continue
+  [ -f "$dir/log.csv" ] || continue
+  # the last row's step and val_clean_full_si_snri (the width-1 column; found by name)
+  line=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "step") s = i; if ($i == "val_clean_full_si_snri") c = i } next }
+                  { last = $0 } END { if (last == "") exit; split(last, v, ",");
+                  if (c) printf "step %s (%.2f dB clean full overlap)", v[s], v[c]; else printf "step %s", v[s] }' "$dir/log.csv")
+  parts+=("$(basename "$dir") ${line:-started}")
+done
+msg="lineage: $(IFS=';'; echo "${parts[*]}" | sed 's/;/, /g')"
+git commit -q -m "$msg" -- "${added[@]}"
+echo "$msg"
