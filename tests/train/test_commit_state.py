@@ -2,6 +2,7 @@
 exported checkpoints, and names each changed training's step and validation in the message."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,16 +15,21 @@ SCRIPT = REPO / "experiments" / "train" / "commit_state.sh"
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
 
+def _env(repo: Path) -> dict[str, str]:
+    """A fixed identity and a HOME of the test's own, so no user or system git config applies."""
+    return {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t", "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(repo),
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+
+
 def _git(repo: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin", "HOME": str(repo)}
+    env = _env(repo)
     return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True,
                           text=True).stdout.strip()
 
 
 def _run(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin", "HOME": str(repo)}
+    env = _env(repo)
     return subprocess.run(["bash", str(SCRIPT), *args], cwd=repo, env=env, capture_output=True, text=True)
 
 
