@@ -17,7 +17,8 @@ for dir in "$root"/*/; do
     [ -f "$dir/$f" ] && git add -f -- "$dir/$f" && added+=("$dir/$f")
   done
 done
-if git diff --cached --quiet -- "${added[@]}"; then
+# no resume file at all, or none changed (an empty path list would mean the whole index)
+if [ ${#added[@]} -eq 0 ] || git diff --cached --quiet -- "${added[@]}"; then
   echo "commit_state: nothing new under $root"
   exit 0
 fi
@@ -25,13 +26,14 @@ parts=()
 for dir in "$root"/*/; do
   dir=${dir%/}
   git diff --cached --quiet -- "$dir" && continue
-  [ -f "$dir/log.csv" ] || continue
+  line=
   # the last row's step and val_clean_full_si_snri (the width-1 column; found by name)
-  line=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "step") s = i; if ($i == "val_clean_full_si_snri") c = i } next }
+  [ -f "$dir/log.csv" ] && line=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "step") s = i; if ($i == "val_clean_full_si_snri") c = i } next }
                   { last = $0 } END { if (last == "") exit; split(last, v, ",");
                   if (c) printf "step %s (%.2f dB clean full overlap)", v[s], v[c]; else printf "step %s", v[s] }' "$dir/log.csv")
   parts+=("$(basename "$dir") ${line:-started}")
 done
-msg="lineage: $(IFS=';'; echo "${parts[*]}" | sed 's/;/, /g')"
+msg="lineage: ${parts[0]}"
+for p in "${parts[@]:1}"; do msg+=", $p"; done
 git commit -q -m "$msg" -- "${added[@]}"
 echo "$msg"
