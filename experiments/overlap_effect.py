@@ -24,12 +24,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dsnbench.complexity import build_mac_table  # noqa: E402
 from dsnbench.results import read_run  # noqa: E402
+from dsnbench.run.config import ModelSpec  # noqa: E402
 from dsnbench.run.loading import load_model  # noqa: E402
 
 SETS = ["ov100", "ov50", "ov25"]
 
 
-def width_dependent_gmacs(model: str, segments: pd.DataFrame, utterances: pd.DataFrame) -> pd.Series:
+def recorded_models(summary: dict) -> dict[str, ModelSpec]:
+    """The run's own model specs by result name, so a labelled checkpoint path (e.g. the staged
+    lineage's ``dsn-l1``) is priced from that file, not from a bundled model of the same name."""
+    return {spec.result_name: spec for spec in (
+        ModelSpec(name=m["name"], label=m.get("label"), options=tuple(sorted((m.get("options") or {}).items())))
+        for m in summary["config"]["models"])}
+
+
+def width_dependent_gmacs(model: ModelSpec | str, segments: pd.DataFrame, utterances: pd.DataFrame) -> pd.Series:
     """Per utterance: sum over its segments of the width-dependent chunk cost at the width
     run, in GMAC per second of audio."""
     table = build_mac_table(load_model(model))
@@ -68,12 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     run = read_run(args.run)
     utt, seg = run.utterances, run.segments
+    specs = recorded_models(run.summary)
     rows = []
     for (model, ds), g in utt.groupby(["model", "dataset"]):
         if ds not in SETS:
             continue
         s = seg[(seg["model"] == model) & (seg["dataset"] == ds)]
-        wd = width_dependent_gmacs(model, s, g)
+        wd = width_dependent_gmacs(specs.get(model, model), s, g)
         rows.append({"model": model, "set": ds, "si_snri": g["si_snri"].mean(), "gmacs_per_s": g["gmacs_per_s"].mean(),
                      "width_gmacs_per_s": wd.mean(), "mean_width": g["mean_width"].mean(), "n": len(g)})
     table = pd.DataFrame(rows)
