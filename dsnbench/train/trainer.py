@@ -452,8 +452,8 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False, base_dir: Path 
             started_with = state["code_version"]
         say(f"[{cfg.name}] resumed at step {step}/{cfg.steps}")
 
-    if not precision_runs or precision_runs[-1][1] != used:
-        precision_runs.append([step, used])
+    if step < cfg.steps and (not precision_runs or precision_runs[-1][1] != used):
+        precision_runs.append([step, used])     # a finished training re-exported runs no step in it
     if used != cfg.precision:
         say(f"[{cfg.name}] training steps run in {used} from step {step} (the config says {cfg.precision})")
     if used == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():

@@ -780,6 +780,11 @@ def test_precision_override_runs_the_steps_in_it_and_leaves_config_hash_and_resu
     train(bf16, tmp_path / "switched", resume=True, precision="fp32", **quiet)
     prov = load_checkpoint(tmp_path / "switched" / "tiny-static.safetensors").provenance
     assert prov["precision"] == "bf16" and prov["precision_runs"] == [[0, "bf16"], [2, "fp32"]]
+    # resuming the finished training (a lane re-exporting it) on a machine of the other
+    # precision runs no step, so it records none
+    train(bf16, tmp_path / "switched", resume=True, **quiet)
+    prov = load_checkpoint(tmp_path / "switched" / "tiny-static.safetensors").provenance
+    assert prov["precision_runs"] == [[0, "bf16"], [2, "fp32"]]
     assert "precision_runs" not in load_checkpoint(tmp_path / "fp32" / "tiny-static.safetensors").provenance
     with pytest.raises(UserError, match="precision"):
         train(fp32, tmp_path / "bad", precision="fp16", **quiet)
