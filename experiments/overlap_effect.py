@@ -1,8 +1,9 @@
 """How a DSN's compute follows the speaker overlap (issue 24's target on the overlap variants).
 
-    .venv/bin/python experiments/overlap_effect.py runs/overlap [--csv out.csv]
+    .venv/bin/python experiments/overlap_effect.py runs/overlap [MORE_RUNS ...] [--csv out.csv]
 
-Reads a run of experiments/overlap-variants.yaml (datasets labelled ov100, ov50, ov25). Per
+Reads a run of experiments/overlap-variants.yaml (datasets labelled ov100, ov50, ov25), or
+several runs of parts of it (each model and set in one of them). Per
 model and set: SI-SNRi, total GMAC/s, and the width-dependent GMAC/s (the intra-chunk layers
 at the widths run, priced per segment from the model's MAC table: sum over segments of the
 chunk cost at the segment's width, over the audio's duration); the rest is what does not
@@ -72,12 +73,19 @@ def paired_gap_to_statics(dsn: pd.DataFrame, statics: dict[float, pd.DataFrame],
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("run", type=Path)
+    ap.add_argument("runs", type=Path, nargs="+", help="run folder(s), e.g. the statics and each gate run apart")
     ap.add_argument("--csv", type=Path, default=None)
     args = ap.parse_args(argv)
-    run = read_run(args.run)
-    utt, seg = run.utterances, run.segments
-    specs = recorded_models(run.summary)
+    runs = [read_run(r) for r in args.runs]
+    seen: dict[tuple[str, str], Path] = {}
+    for run in runs:
+        for key in run.utterances[["model", "dataset"]].drop_duplicates().itertuples(index=False, name=None):
+            if key in seen:
+                ap.error(f"{run.path}: {key[0]} on {key[1]} is also in {seen[key]}; give each entry once")
+            seen[key] = run.path
+    utt = pd.concat([r.utterances for r in runs], ignore_index=True)
+    seg = pd.concat([r.segments for r in runs], ignore_index=True)
+    specs = {name: spec for r in runs for name, spec in recorded_models(r.summary).items()}
     rows = []
     for (model, ds), g in utt.groupby(["model", "dataset"]):
         if ds not in SETS:
