@@ -27,10 +27,12 @@ for dir in "$root"/*/; do
   dir=${dir%/}
   git diff --cached --quiet -- "$dir" && continue
   line=
-  # the last row's step and val_clean_full_si_snri (the width-1 column; found by name)
+  # the last row's step and the last val_clean_full_si_snri logged (the width-1 column, found by
+  # name; a gate's closing "avg3" row of averaged weights leaves it empty)
   [ -f "$dir/log.csv" ] && line=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "step") s = i; if ($i == "val_clean_full_si_snri") c = i } next }
-                  { last = $0 } END { if (last == "") exit; split(last, v, ",");
-                  if (c) printf "step %s (%.2f dB clean full overlap)", v[s], v[c]; else printf "step %s", v[s] }' "$dir/log.csv")
+                  { split($0, v, ","); step = v[s]; if (c && v[c] != "") val = v[c] }
+                  END { if (step == "") exit;
+                  if (val != "") printf "step %s (%.2f dB clean full overlap)", step, val; else printf "step %s", step }' "$dir/log.csv")
   parts+=("$(basename "$dir") ${line:-started}")
 done
 msg="lineage: ${parts[0]}"

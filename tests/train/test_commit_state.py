@@ -71,6 +71,10 @@ def test_commits_resume_files_only_and_names_progress(repo: Path) -> None:
     r = _run(repo, "state")
     assert r.returncode == 0, r.stderr
     assert _git(repo, "log", "-1", "--format=%s") == "lineage: mini-static-0.5 step 2000 (1.36 dB clean full overlap)"
+    # a gate's closing row of averaged weights has no clean full-overlap value: the last logged one is named
+    log.write_text(log.read_text() + "avg3,2000,,\n")
+    assert _run(repo, "state").returncode == 0
+    assert _git(repo, "log", "-1", "--format=%s") == "lineage: mini-static-0.5 step 2000 (1.36 dB clean full overlap)"
     # nothing new: no empty commit
     head = _git(repo, "rev-parse", "HEAD")
     r = _run(repo, "state")
