@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,10 +40,9 @@ def recorded_models(summary: dict) -> dict[str, ModelSpec]:
         for m in summary["config"]["models"])}
 
 
-def width_dependent_gmacs(model: ModelSpec | str, segments: pd.DataFrame, utterances: pd.DataFrame) -> pd.Series:
-    """Per utterance: sum over its segments of the width-dependent chunk cost at the width
-    run, in GMAC per second of audio."""
-    table = build_mac_table(load_model(model))
+def width_dependent_gmacs(table: Any, segments: pd.DataFrame, utterances: pd.DataFrame) -> pd.Series:
+    """Per utterance: sum over its segments of the width-dependent chunk cost (from the model's
+    MAC table) at the width run, in GMAC per second of audio."""
     costs = np.asarray(table.chunk_costs(), dtype=np.float64)
     values = list(table.width_values)
     idx = segments["width"].map(lambda w: min(range(len(values)), key=lambda i: abs(values[i] - w)))
@@ -86,12 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     utt = pd.concat([r.utterances for r in runs], ignore_index=True)
     seg = pd.concat([r.segments for r in runs], ignore_index=True)
     specs = {name: spec for r in runs for name, spec in recorded_models(r.summary).items()}
+    tables: dict[str, Any] = {}                 # one MAC table a model, whatever the sets
     rows = []
     for (model, ds), g in utt.groupby(["model", "dataset"]):
         if ds not in SETS:
             continue
         s = seg[(seg["model"] == model) & (seg["dataset"] == ds)]
-        wd = width_dependent_gmacs(specs.get(model, model), s, g)
+        if model not in tables:
+            tables[model] = build_mac_table(load_model(specs.get(model, model)))
+        wd = width_dependent_gmacs(tables[model], s, g)
         rows.append({"model": model, "set": ds, "si_snri": g["si_snri"].mean(), "gmacs_per_s": g["gmacs_per_s"].mean(),
                      "width_gmacs_per_s": wd.mean(), "mean_width": g["mean_width"].mean(), "n": len(g)})
     table = pd.DataFrame(rows)
