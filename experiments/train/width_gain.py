@@ -15,6 +15,17 @@ labelled silence / one / overlap with the benchmark's own rule (dsnbench.data.ac
 Prints, per category, the number of chunks and the mean / median / std of the gain, and per
 mixture the gain of all chunks at once (widest everywhere minus narrowest everywhere).
 Cost: one forward pass per chunk (~1 min for 12 mixtures of 4 s on one core).
+
+``--whole`` asks the other question, the one the oracle allocation answers: with the whole
+network at the narrowest and then at the widest width, how much smaller is each segment's
+error? Per category: the error of the segment (summed over sources, after the utterance's PIT
+and SI-SNR scaling) as a fraction of the utterance's mean source power, at both widths, and its
+change in dB. The two scales can disagree: a quiet segment can gain many dB for little absolute
+error, and the utterance's SI-SNR (the training loss) counts absolute error.
+
+    .venv/bin/python experiments/train/width_gain.py --whole                    # validation mixtures
+    .venv/bin/python experiments/train/width_gain.py --whole runs/variants/ov100 runs/variants/ov25
+        (WSJ0-2mix-layout folders, e.g. the overlap variants of `dsnbench data variant`)
 """
 from __future__ import annotations
 
@@ -29,7 +40,7 @@ from dsnbench.data.activity import label_segments
 from dsnbench.models.checkpoint import load_checkpoint
 from dsnbench.train import data as tdata
 from dsnbench.train.config import TrainConfig
-from dsnbench.train.losses import pit_si_snr
+from dsnbench.train.losses import pit_si_snr, segment_frames
 
 HERE = Path(__file__).resolve().parent
 
@@ -55,6 +66,49 @@ def chunk_gains(model, mix: torch.Tensor, sources: torch.Tensor) -> tuple[np.nda
     return gains, score(narrow + widest) - base
 
 
+def segment_errors(model, mix: torch.Tensor, sources: torch.Tensor, width_index: int) -> np.ndarray:
+    """Per source and segment: the mean error power of the PIT-aligned, SI-SNR-scaled estimate
+    with every chunk at ``width_index``, over the utterance's mean source power.
+
+    Shape: ``mix`` ``[1, T]``, ``sources`` ``[1, C, T]`` -> ``[C, S]``.
+    """
+    n_seg = model.n_segments(mix.shape[1])
+    est = model(mix, widths=torch.full((1, n_seg), width_index, dtype=torch.long)).estimates
+    aligned = pit_si_snr(sources, est).aligned
+    s = sources - sources.mean(-1, keepdim=True)
+    e = aligned - aligned.mean(-1, keepdim=True)
+    error = e * (s * s).sum(-1, keepdim=True) / (s * e).sum(-1, keepdim=True) - s
+    frames = segment_frames(error, model.config.segment_length, model.config.segment_hop, n_seg)
+    return (frames.pow(2).mean(-1)[0] / s.pow(2).mean()).numpy()
+
+
+def whole_network(model, items, sample_rate: int) -> pd.DataFrame:
+    """One row per (set, segment): category, error at the narrowest and the widest width."""
+    rows = []
+    widest = len(model.config.widths) - 1
+    with torch.no_grad():
+        for name, mix, src in items:
+            narrow = segment_errors(model, mix, src, 0).sum(0)
+            wide = segment_errors(model, mix, src, widest).sum(0)
+            cats, _ = label_segments(src[0].double().numpy(), None, model.config.segment_length,
+                                     model.config.segment_hop, len(narrow), sample_rate)
+            rows += [(name, c, a, b) for c, a, b in zip(cats, narrow, wide)]
+    d = pd.DataFrame(rows, columns=["set", "category", "error_narrowest", "error_widest"])
+    d["gain_db"] = 10 * np.log10(d["error_narrowest"] / d["error_widest"])
+    return d
+
+
+def wsj0_items(root: Path):
+    """(set name, mixture [1, T], sources [1, C, T]) of a WSJ0-2mix-layout folder."""
+    from dsnbench.data import load_dataset
+    import soundfile as sf
+    m = load_dataset("wsj0-2mix", root=str(root))
+    for u in m.utterances:
+        mix = torch.tensor(sf.read(str(u.mixture), dtype="float32")[0])[None]
+        src = torch.stack([torch.tensor(sf.read(str(p), dtype="float32")[0]) for p in u.sources])[None]
+        yield root.name, mix, src
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checkpoint", default="dsnbench/assets/checkpoints/supernet.safetensors")
@@ -65,6 +119,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="with --state: the training config that wrote it (its model)")
     ap.add_argument("--n", type=int, default=12, help="number of validation mixtures")
     ap.add_argument("--csv", help="also write every chunk's gain here")
+    ap.add_argument("--whole", nargs="*", type=Path, default=None, metavar="ROOT",
+                    help="whole network narrowest vs widest, per segment; on these WSJ0-2mix-layout "
+                         "folders, or on the validation mixtures when none is given")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     cfg = TrainConfig.load(args.config)
@@ -80,6 +137,23 @@ def main(argv: list[str] | None = None) -> None:
         model = load_checkpoint(args.checkpoint).build_model().eval()
         label = args.checkpoint
     sr = cfg.data.sample_rate
+    if args.whole is not None:
+        if args.whole:
+            items = (it for root in args.whole for it in wsj0_items(root))
+        else:
+            n = min(args.n, val.mix.shape[0])
+            items = (("validation", val.mix[i:i + 1], val.sources[i:i + 1]) for i in range(n))
+        d = whole_network(model, items, sr)
+        pd.set_option("display.width", 120)
+        print(f"{label}: whole network {model.config.widths[0]} -> {model.config.widths[-1]}; segment error "
+              f"summed over sources, as a fraction of the utterance's mean source power")
+        print(d.groupby(["set", "category"], sort=False).agg(
+            segments=("gain_db", "size"), error_narrowest=("error_narrowest", "mean"),
+            error_widest=("error_widest", "mean"), gain_db_mean=("gain_db", "mean"),
+            gain_db_median=("gain_db", "median")).to_string(float_format="%.3f"))
+        if args.csv:
+            d.to_csv(args.csv, index=False)
+        return
     rows, whole = [], []
     with torch.no_grad():
         for i in range(min(args.n, val.mix.shape[0])):
