@@ -517,10 +517,9 @@ def test_second_phase_starts_from_the_first_phase_weights(data_root: Path, tmp_p
         build_model(wrong, Path.cwd())
 
 
-def test_width_gain_script_measures_each_chunk_against_the_narrow_baseline(
-        data_root: Path, tiny_supernet: Path, tmp_path: Path, capsys) -> None:
-    """experiments/train/width_gain.py: one gain per chunk, labelled with the benchmark's
-    categories, and a one-chunk gain is exactly the score change of that one forced width."""
+def _width_gain_and_gate_config(data_root: Path, tiny_supernet: Path, tmp_path: Path):
+    """experiments/train/width_gain.py as a module, and a tiny gate config on ``tiny_supernet``
+    written to ``tmp_path/gate.yaml`` (whose validation mixtures the script reads)."""
     import importlib.util
     import yaml
     spec = importlib.util.spec_from_file_location(
@@ -529,6 +528,14 @@ def test_width_gain_script_measures_each_chunk_against_the_narrow_baseline(
     spec.loader.exec_module(wg)
     cfg = tiny_config(data_root, "gate", gate={"init": str(tiny_supernet)})
     (tmp_path / "gate.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+    return wg, cfg
+
+
+def test_width_gain_script_measures_each_chunk_against_the_narrow_baseline(
+        data_root: Path, tiny_supernet: Path, tmp_path: Path, capsys) -> None:
+    """experiments/train/width_gain.py: one gain per chunk, labelled with the benchmark's
+    categories, and a one-chunk gain is exactly the score change of that one forced width."""
+    wg, cfg = _width_gain_and_gate_config(data_root, tiny_supernet, tmp_path)
     from dsnbench.models.checkpoint import load_checkpoint
     model = load_checkpoint(tiny_supernet).build_model().eval()
     val = tdata.validation_set(tdata.LibriMixSource(cfg.data, "val"))
@@ -986,15 +993,8 @@ def test_width_gain_whole_network_reads_wsj0_2mix_layout_folders(wsj0_root: Path
                                                                  data_root: Path, tmp_path: Path, capsys) -> None:
     """width_gain.py --whole ROOT: every mixture of a WSJ0-2mix-layout folder, the folder's name as
     the set, one row per segment."""
-    import importlib.util
     import pandas as pd
-    import yaml
-    spec = importlib.util.spec_from_file_location(
-        "width_gain", Path(__file__).resolve().parents[2] / "experiments" / "train" / "width_gain.py")
-    wg = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(wg)
-    cfg = tiny_config(data_root, "gate", gate={"init": str(tiny_supernet)})
-    (tmp_path / "gate.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
+    wg, _ = _width_gain_and_gate_config(data_root, tiny_supernet, tmp_path)
     wg.main(["--checkpoint", str(tiny_supernet), "--config", str(tmp_path / "gate.yaml"),
              "--whole", str(wsj0_root), "--csv", str(tmp_path / "w.csv")])
     assert wsj0_root.name in capsys.readouterr().out
