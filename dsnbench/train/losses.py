@@ -86,6 +86,21 @@ def segment_frames(signal: torch.Tensor, length: int, hop: int, n_segments: int)
     return signal[..., :need].unfold(-1, length, hop)
 
 
+def scaled_error(references: torch.Tensor, aligned: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The zero-mean references and the error of each aligned estimate scaled onto its
+    reference with the utterance-level SI-SNR projection: ``e * ||s||^2 / <e, s> - s`` (so the
+    target is ``s`` itself and ``||s||^2 / ||error||^2`` is the SI-SNR).
+
+    Shape: ``references [B, C, T]``, ``aligned [B, C, T]`` -> ``[B, C, T]``, ``[B, C, T]``.
+    """
+    s = references - references.mean(-1, keepdim=True)
+    e = aligned - aligned.mean(-1, keepdim=True)
+    dot = (s * e).sum(-1, keepdim=True)
+    s_energy = (s * s).sum(-1, keepdim=True) + EPS
+    scale = s_energy / torch.where(dot.abs() < EPS, torch.full_like(dot, EPS), dot)
+    return s, e * scale - s
+
+
 @torch.no_grad()
 def segmental_quality(references: torch.Tensor, aligned: torch.Tensor, length: int, hop: int,
                       n_segments: int, mode: str = "utterance") -> torch.Tensor:
@@ -116,13 +131,7 @@ def segmental_quality(references: torch.Tensor, aligned: torch.Tensor, length: i
         return diag.reshape(b, s)
     if mode not in ("utterance", "relative"):
         raise ValueError(f"unknown segmental quality mode {mode!r} (use 'utterance', 'relative' or 'local')")
-    s = references - references.mean(-1, keepdim=True)
-    e = aligned - aligned.mean(-1, keepdim=True)
-    dot = (s * e).sum(-1, keepdim=True)
-    s_energy = (s * s).sum(-1, keepdim=True) + EPS
-    # scale the estimate onto the reference: e' = e * ||s||^2 / <e, s>, i.e. target == s
-    scale = s_energy / torch.where(dot.abs() < EPS, torch.full_like(dot, EPS), dot)
-    error = e * scale - s                                              # [B, C, T]
+    s, error = scaled_error(references, aligned)                       # [B, C, T] each
     ref_power = (s * s).mean(-1).mean(-1)                              # [B]
     err_seg = segment_frames(error, length, hop, n_segments).pow(2).mean(-1).mean(1)  # [B, S]
     q = 10 * torch.log10((ref_power.unsqueeze(-1) + EPS) / (err_seg + EPS * 1e-2))

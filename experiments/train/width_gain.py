@@ -40,7 +40,7 @@ from dsnbench.data.activity import label_segments
 from dsnbench.models.checkpoint import load_checkpoint
 from dsnbench.train import data as tdata
 from dsnbench.train.config import TrainConfig
-from dsnbench.train.losses import pit_si_snr, segment_frames
+from dsnbench.train.losses import pit_si_snr, scaled_error, segment_frames
 
 HERE = Path(__file__).resolve().parent
 
@@ -74,10 +74,7 @@ def segment_errors(model, mix: torch.Tensor, sources: torch.Tensor, width_index:
     """
     n_seg = model.n_segments(mix.shape[1])
     est = model(mix, widths=torch.full((1, n_seg), width_index, dtype=torch.long)).estimates
-    aligned = pit_si_snr(sources, est).aligned
-    s = sources - sources.mean(-1, keepdim=True)
-    e = aligned - aligned.mean(-1, keepdim=True)
-    error = e * (s * s).sum(-1, keepdim=True) / (s * e).sum(-1, keepdim=True) - s
+    s, error = scaled_error(sources, pit_si_snr(sources, est).aligned)
     frames = segment_frames(error, model.config.segment_length, model.config.segment_hop, n_seg)
     return (frames.pow(2).mean(-1)[0] / s.pow(2).mean()).numpy()
 
@@ -101,12 +98,10 @@ def whole_network(model, items, sample_rate: int) -> pd.DataFrame:
 def wsj0_items(root: Path):
     """(set name, mixture [1, T], sources [1, C, T]) of a WSJ0-2mix-layout folder."""
     from dsnbench.data import load_dataset
-    import soundfile as sf
-    m = load_dataset("wsj0-2mix", root=str(root))
-    for u in m.utterances:
-        mix = torch.tensor(sf.read(str(u.mixture), dtype="float32")[0])[None]
-        src = torch.stack([torch.tensor(sf.read(str(p), dtype="float32")[0]) for p in u.sources])[None]
-        yield root.name, mix, src
+    from dsnbench.data.manifest import load_utterance
+    for u in load_dataset("wsj0-2mix", root=str(root)).utterances:
+        mix, src, _ = load_utterance(u)
+        yield root.name, torch.from_numpy(mix).float()[None], torch.from_numpy(src).float()[None]
 
 
 def main(argv: list[str] | None = None) -> None:
